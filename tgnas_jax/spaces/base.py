@@ -1,0 +1,71 @@
+"""The interface every search space implements.
+
+A space knows its operators, how to read and write its canonical architecture string, how to
+turn an architecture into operator-node graphs, and how to sample and mutate; it knows nothing
+of embeddings, training or files.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from tgnas_jax.graph import ArchGraph
+
+Arch = TypeVar("Arch")
+
+
+class SpaceError(ValueError):
+    """An architecture (or architecture string) that does not belong to its space."""
+
+
+class SearchSpace(abc.ABC, Generic[Arch]):
+    """A cell-based search space.
+
+    ``to_graphs`` returns one graph per cell type: a single graph for NB101 / NB201, the
+    (normal, reduce) pair for DARTS. A predictor scores an architecture from all of them.
+    """
+
+    name: str
+    #: The operator names a cell may use on its searchable positions.
+    ops: tuple[str, ...]
+
+    @abc.abstractmethod
+    def parse(self, text: str) -> Arch:
+        """Read the canonical architecture string; raise :class:`SpaceError` naming the fault."""
+
+    @abc.abstractmethod
+    def format(self, arch: Arch) -> str:
+        """Write the canonical architecture string; ``parse(format(a)) == a``."""
+
+    @abc.abstractmethod
+    def to_graphs(self, arch: Arch) -> tuple[ArchGraph, ...]:
+        """The operator-node graph of each cell type of ``arch``."""
+
+    @abc.abstractmethod
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """One architecture drawn uniformly over the space's encoding."""
+
+    @abc.abstractmethod
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """A valid neighbour of ``arch`` that differs from it."""
+
+    def enumerate(self) -> Iterator[Arch]:
+        """Every architecture of a finite space; infinite or huge spaces raise."""
+        raise NotImplementedError(f"the {self.name} space is too large to enumerate")
+
+    def num_params(self, arch: Arch) -> float:
+        """Trainable parameters of the space's standard network, where defined."""
+        raise NotImplementedError(f"the {self.name} space defines no parameter count")
+
+    def num_flops(self, arch: Arch) -> float:
+        """Multiply-accumulates of one forward pass of the standard network, where defined."""
+        raise NotImplementedError(f"the {self.name} space defines no FLOP count")
+
+    def samples(self, count: int, seed: int) -> list[Arch]:
+        """``count`` architectures, reproducible from ``seed``."""
+        rng = np.random.default_rng(seed)
+        return [self.sample(rng) for _ in range(count)]
