@@ -3,6 +3,10 @@
 Padding is done here, with numpy, outside jit: a jitted model then compiles once per
 :class:`Budget`. Node features are int32 indices into a per-batch operator vocabulary, so each
 operator is embedded once per batch, not once per node.
+
+Layout the model reads: ``nodes = {"op": int32[N], "mask": float32[N]}`` and ``edges`` =
+float32[E] weights. Padding nodes and edges carry 0; a search that builds fixed-size template
+graphs inside jit switches nodes and edges off the same way.
 """
 
 from __future__ import annotations
@@ -88,8 +92,11 @@ def pad_batch(
     pad_edges = budget.max_edges - total_edges
     pad_graphs = budget.max_graphs - len(graphs)
     batch = jraph.GraphsTuple(
-        nodes=np.concatenate([nodes, np.zeros(pad_nodes, np.int32)]),
-        edges=None,
+        nodes={
+            "op": np.concatenate([nodes, np.zeros(pad_nodes, np.int32)]),
+            "mask": np.concatenate([np.ones(total_nodes, np.float32), np.zeros(pad_nodes, np.float32)]),
+        },
+        edges=np.concatenate([np.ones(total_edges, np.float32), np.zeros(pad_edges, np.float32)]),
         senders=np.concatenate([edges[:, 0], np.full(pad_edges, total_nodes, np.int32)]),
         receivers=np.concatenate([edges[:, 1], np.full(pad_edges, total_nodes, np.int32)]),
         globals=None,
@@ -108,7 +115,7 @@ def unpad_batch(batch: jraph.GraphsTuple, vocab: Sequence[str], num_graphs: int)
     """The reverse of :func:`pad_batch`: the first ``num_graphs`` graphs, rebuilt."""
     n_node = np.asarray(batch.n_node)
     n_edge = np.asarray(batch.n_edge)
-    nodes = np.asarray(batch.nodes)
+    nodes = np.asarray(batch.nodes["op"])
     senders, receivers = np.asarray(batch.senders), np.asarray(batch.receivers)
     node_start = np.concatenate([[0], np.cumsum(n_node)])
     edge_start = np.concatenate([[0], np.cumsum(n_edge)])
