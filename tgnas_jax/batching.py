@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import jraph
 import numpy as np
 
@@ -84,7 +86,7 @@ def pad_batch(
         raise ValueError(f"operator {err.args[0]!r} is not in the batch vocabulary") from None
     offsets = np.concatenate([[0], np.cumsum(n_node)[:-1]]).astype(np.int32)
     edges = (
-        np.concatenate([g.edges + off for g, off in zip(graphs, offsets)])
+        np.concatenate([g.edges + off for g, off in zip(graphs, offsets, strict=True)])
         if total_edges
         else np.zeros((0, 2), np.int32)
     )
@@ -127,3 +129,27 @@ def unpad_batch(batch: jraph.GraphsTuple, vocab: Sequence[str], num_graphs: int)
         adjacency[senders[e] - lo, receivers[e] - lo] = 1
         graphs.append(ArchGraph(adjacency, tuple(vocab[i] for i in nodes[lo:hi])))
     return graphs
+
+
+def dense_batch(adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jraph.GraphsTuple:
+    """Fixed-slot batch from dense cells: ``adjacency[B, n, n]``, ``ops[B, n]``, ``mask[B, n]``.
+
+    Every graph gets ``n`` node slots and ``n * n`` edge slots weighted by its adjacency, so the
+    shape depends only on ``(B, n)``. Jittable: search builds candidate cells with it inside jit,
+    and training slices pre-padded tables with no per-graph Python.
+    """
+    batch, n = ops.shape
+    mask = mask.astype(jnp.float32)
+    node = jnp.arange(batch * n, dtype=jnp.int32).reshape(batch, n)
+    senders = jnp.broadcast_to(node[:, :, None], (batch, n, n)).reshape(-1)
+    receivers = jnp.broadcast_to(node[:, None, :], (batch, n, n)).reshape(-1)
+    weight = adjacency.astype(jnp.float32) * mask[:, :, None] * mask[:, None, :]
+    return jraph.GraphsTuple(
+        nodes={"op": jnp.maximum(ops, 0).astype(jnp.int32).reshape(-1), "mask": mask.reshape(-1)},
+        edges=weight.reshape(-1),
+        senders=senders,
+        receivers=receivers,
+        globals=None,
+        n_node=jnp.full((batch,), n, jnp.int32),
+        n_edge=jnp.full((batch,), n * n, jnp.int32),
+    )

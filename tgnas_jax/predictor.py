@@ -1,0 +1,194 @@
+"""The trained predictor as a product: load it, score architectures, save it.
+
+``load_predictor()`` gives the shipped NB101-trained ensemble; ``predictor.score(archs, space)``
+scores any space's architectures (or raw operator-name graphs) in jitted, fixed-shape batches.
+Operators the predictor never saw are embedded from their descriptions on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from tgnas_jax.batching import Budget, dense_batch, pad_batch
+from tgnas_jax.graph import OUTPUT, ArchGraph
+from tgnas_jax.model import GCN, ModelConfig
+from tgnas_jax.spaces.base import SearchSpace
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "tgnas-nb101"
+#: Score of a cell whose output receives no data: below every trainable cell.
+BROKEN_SCORE = -math.inf
+
+
+class CheckpointError(RuntimeError):
+    """A predictor checkpoint that is missing, incomplete or unreadable."""
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """How operators become node features."""
+
+    #: Description length fed to MiniLM (paper Table 1 / 2).
+    length: Literal["short", "medium", "long"] = "short"
+    #: 384 (MiniLM) or 64 (PCA-reduced, the paper's MiniLM-L6-v2-64).
+    dim: int = 384
+    #: "minilm" embeddings, or "onehot" over the training operators (ablation; no unseen operators).
+    features: Literal["minilm", "onehot"] = "minilm"
+
+
+def operator_vectors(names: Sequence[str], cfg: EmbeddingConfig) -> np.ndarray:
+    """Node-feature vectors of ``names`` under ``cfg`` (one-hot: over ``names`` themselves)."""
+    if cfg.features == "onehot":
+        return np.eye(len(names), dtype=np.float32)
+    from tgnas_jax.embeddings import embed_operators
+
+    return embed_operators(names, length=cfg.length, dim=cfg.dim).astype(np.float32)
+
+
+@dataclass
+class Predictor:
+    """An ensemble of GCNs over a shared operator-embedding table."""
+
+    model_config: ModelConfig
+    embedding: EmbeddingConfig
+    members: tuple[Any, ...]
+    op_vectors: dict[str, np.ndarray]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise ValueError("a predictor needs at least one ensemble member")
+        self._stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *self.members)
+        model = GCN(self.model_config)
+
+        def ensemble(stacked: Any, graph: Any, op_table: jax.Array, output_id: jax.Array) -> jax.Array:
+            scores = jax.vmap(lambda p: model.apply({"params": p}, graph, op_table))(stacked).mean(axis=0)
+            is_output = (graph.nodes["op"] == output_id) & (graph.nodes["mask"] > 0)
+            feeds_output = jax.ops.segment_sum(graph.edges * is_output[graph.receivers], graph.receivers,
+                                               is_output.shape[0])
+            graph_ids = jnp.repeat(jnp.arange(graph.n_node.shape[0]), graph.n_node,
+                                   total_repeat_length=is_output.shape[0])
+            fed = jax.ops.segment_sum(feeds_output, graph_ids, graph.n_node.shape[0]) > 0
+            return jnp.where(fed, scores, BROKEN_SCORE)
+
+        self._ensemble = jax.jit(ensemble)
+
+    # ----------------------------------------------------------------- features
+    def op_table(self, vocab: Sequence[str]) -> jax.Array:
+        """Embedding rows of ``vocab``; unseen operators are embedded once and remembered."""
+        missing = [op for op in dict.fromkeys(vocab) if op not in self.op_vectors]
+        if missing:
+            if self.embedding.features == "onehot":
+                raise ValueError(
+                    f"one-hot features cannot represent operators unseen in training: {missing}; "
+                    f"known operators are {sorted(self.op_vectors)}"
+                )
+            self.op_vectors.update(zip(missing, operator_vectors(missing, self.embedding), strict=True))
+        return jnp.asarray(np.stack([self.op_vectors[op] for op in vocab]))
+
+    def jitted_scorer(self, vocab: Sequence[str]) -> Any:
+        """``f(graph) -> scores`` closed over this predictor, for use inside a caller's jit."""
+        table = self.op_table(vocab)
+        output_id = jnp.asarray(list(vocab).index(OUTPUT) if OUTPUT in vocab else -1)
+        stacked = self._stacked
+        return lambda graph: self._ensemble(stacked, graph, table, output_id)
+
+    # ------------------------------------------------------------------ scoring
+    def score_dense(self, adjacency: np.ndarray, ops: np.ndarray, mask: np.ndarray, vocab: Sequence[str],
+                    batch_size: int = 4096) -> np.ndarray:
+        """Scores of dense cells (``ops`` index ``vocab``), in fixed-size chunks."""
+        scorer = self.jitted_scorer(vocab)
+        fn = jax.jit(lambda a, o, m: scorer(dense_batch(a, o, m)))
+        total = len(ops)
+        size = min(batch_size, 1 << max(total - 1, 1).bit_length())
+        out = np.empty(total, np.float32)
+        for start in range(0, total, size):
+            stop = min(start + size, total)
+            pad = size - (stop - start)
+            chunk = [np.concatenate([x[start:stop], np.zeros((pad, *x.shape[1:]), x.dtype)])
+                     for x in (adjacency, ops, mask)]
+            out[start:stop] = np.asarray(fn(*chunk))[: stop - start]
+        return out
+
+    def score_graphs(self, graphs: Sequence[ArchGraph], batch_size: int = 4096) -> np.ndarray:
+        """One score per graph, packed into padded jraph batches of bucketed static shape."""
+        if not graphs:
+            return np.zeros(0, np.float32)
+        vocab = tuple(dict.fromkeys(op for g in graphs for op in g.ops))
+        scorer = jax.jit(self.jitted_scorer(vocab))
+        size = min(batch_size, 1 << max(len(graphs) - 1, 1).bit_length())
+        nodes = 1 << (max(g.num_nodes for g in graphs) - 1).bit_length()
+        edges = 1 << max(max(g.num_edges for g in graphs) - 1, 0).bit_length()
+        budget = Budget.for_batch(size, nodes, edges)
+        out = np.empty(len(graphs), np.float32)
+        for start in range(0, len(graphs), size):
+            chunk = graphs[start : start + size]
+            batch, _ = pad_batch(chunk, budget, vocab)
+            out[start : start + len(chunk)] = np.asarray(scorer(batch))[: len(chunk)]
+        return out
+
+    def score(self, archs: Sequence[Any], space: SearchSpace | None = None) -> np.ndarray:
+        """Scores of architectures: a space's objects or strings (with ``space``), ``ArchGraph``s,
+        or tuples of them (multi-cell architectures score the mean over their cells)."""
+        cells: list[tuple[ArchGraph, ...]] = []
+        for arch in archs:
+            if space is not None:
+                cells.append(space.to_graphs(space.parse(arch) if isinstance(arch, str) else arch))
+            elif isinstance(arch, ArchGraph):
+                cells.append((arch,))
+            elif isinstance(arch, tuple) and arch and all(isinstance(g, ArchGraph) for g in arch):
+                cells.append(arch)
+            else:
+                raise TypeError(f"cannot score {arch!r} without its search space: pass space=...")
+        flat = [g for group in cells for g in group]
+        scores = self.score_graphs(flat)
+        bounds = np.cumsum([0] + [len(group) for group in cells])
+        return np.array([scores[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)], np.float32)
+
+    # --------------------------------------------------------------- save/load
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
+        """Write ``predictor.json``, ``op_vectors.npz`` and orbax ``params/`` under ``path``."""
+        path = Path(path).absolute()
+        path.mkdir(parents=True, exist_ok=True)
+        names = sorted(self.op_vectors)
+        np.savez(path / "op_vectors.npz", names=np.array(names), vectors=np.stack([self.op_vectors[n] for n in names]))
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save(path / "params", {"members": list(self.members)}, force=True)
+        checkpointer.wait_until_finished()
+        meta = {**self.metadata, **(metadata or {})}
+        header = {"model": asdict(self.model_config), "embedding": asdict(self.embedding),
+                  "num_members": len(self.members), "metadata": meta}
+        (path / "predictor.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
+
+
+def load_predictor(path: str | Path | None = None) -> Predictor:
+    """The predictor saved at ``path``; by default the shipped NB101-trained one."""
+    path = Path(path if path is not None else DEFAULT_CHECKPOINT).absolute()
+    header_file = path / "predictor.json"
+    if not header_file.is_file():
+        raise CheckpointError(f"no predictor checkpoint at {str(path)!r}: {header_file.name} is missing")
+    try:
+        header = json.loads(header_file.read_text())
+        model_config = ModelConfig(**header["model"])
+        embedding = EmbeddingConfig(**header["embedding"])
+        with np.load(path / "op_vectors.npz", allow_pickle=False) as z:
+            op_vectors = dict(zip(z["names"].tolist(), z["vectors"].astype(np.float32), strict=True))
+        restored = ocp.StandardCheckpointer().restore(path / "params")
+        members = tuple(jax.tree.map(jnp.asarray, m) for m in restored["members"])
+    except CheckpointError:
+        raise
+    except Exception as err:  # orbax, numpy and json each raise their own types
+        raise CheckpointError(f"predictor checkpoint at {str(path)!r} is corrupt or incomplete: {err}") from err
+    if len(members) != header.get("num_members"):
+        raise CheckpointError(f"predictor checkpoint at {str(path)!r} holds {len(members)} members, "
+                              f"its header says {header.get('num_members')}")
+    return Predictor(model_config, embedding, members, op_vectors, header.get("metadata", {}))

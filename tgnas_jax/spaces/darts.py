@@ -1,0 +1,444 @@
+"""The DARTS search space (Liu et al., 2019): a normal and a reduction cell, each a DAG of
+two inputs, four intermediate nodes and one concatenated output.
+
+Architectures are DARTS ``Genotype``s and read and write the ``Genotype(normal=[...], ...)``
+text that DARTS, PC-DARTS and P-DARTS print and publish, so genotypes paste in unchanged.
+Parameter and multiply-add counts replay DARTS's ``model.py`` evaluation networks.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune
+from tgnas_jax.spaces.base import SearchSpace, SpaceError
+
+#: DARTS's ``PRIMITIVES``, in its order.
+OPS = (
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
+#: What DARTS's derivation can pick: every op but ``none``.
+DERIVABLE_OPS = OPS[1:]
+#: Cell node ids: 0 and 1 are the inputs c_{k-2}, c_{k-1}; 2..5 are intermediate.
+NUM_INPUTS = 2
+NUM_INTERMEDIATE = 4
+EDGES_PER_NODE = 2
+NUM_EDGES = NUM_INTERMEDIATE * EDGES_PER_NODE
+INTERMEDIATE = tuple(range(NUM_INPUTS, NUM_INPUTS + NUM_INTERMEDIATE))
+
+_FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
+
+Edge = tuple[str, int]
+
+
+def node_of(edge: int) -> int:
+    """The intermediate node that edge number ``edge`` (0..7) of a cell enters."""
+    return NUM_INPUTS + edge // EDGES_PER_NODE
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """DARTS's ``Genotype``; only valid ones can be built.
+
+    ``normal`` / ``reduce`` list eight ``(op, input)`` edges, two per intermediate node in node
+    order; the two edges of a node read different nodes (DARTS derives its top-2 *distinct*
+    inputs). The concat lists are sets of intermediate nodes, stored sorted.
+    """
+
+    normal: tuple[Edge, ...]
+    normal_concat: tuple[int, ...]
+    reduce: tuple[Edge, ...]
+    reduce_concat: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        for field in _FIELDS:
+            check = _concat if field.endswith("_concat") else _edges
+            object.__setattr__(self, field, check(field, getattr(self, field)))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _edges(field: str, edges: object) -> tuple[Edge, ...]:
+    """Validate one cell's edge list; the message names the edge and its fault."""
+    if not isinstance(edges, list | tuple):
+        raise SpaceError(f"{field} must be a list of (op, input) pairs, got {edges!r}")
+    if len(edges) != NUM_EDGES:
+        raise SpaceError(f"{field} has {len(edges)} edges; a cell has {NUM_EDGES}, two per node 2..5")
+    checked: list[Edge] = []
+    for k, edge in enumerate(edges):
+        if not (isinstance(edge, list | tuple) and len(edge) == 2 and isinstance(edge[0], str) and _is_int(edge[1])):
+            raise SpaceError(f"{field} edge {k} must be an (op, input) pair, got {edge!r}")
+        op, source = edge
+        node = node_of(k)
+        if op not in OPS:
+            raise SpaceError(f"{field} edge {k} has unknown op {op!r}; DARTS ops are {list(OPS)}")
+        if not 0 <= source < node:
+            raise SpaceError(f"{field} edge {k} enters node {node} from node {source}; it must come from 0..{node - 1}")
+        checked.append((op, source))
+    for node in INTERMEDIATE:
+        first, second = (checked[k][1] for k in _edges_into(node))
+        if first == second:
+            raise SpaceError(f"{field} node {node} reads node {first} on both of its edges")
+    return tuple(checked)
+
+
+def _concat(field: str, concat: object) -> tuple[int, ...]:
+    if isinstance(concat, range):
+        concat = list(concat)
+    if not (isinstance(concat, list | tuple) and concat and all(_is_int(i) for i in concat)):
+        raise SpaceError(f"{field} must be a non-empty list of node ids, got {concat!r}")
+    if not set(concat) <= set(INTERMEDIATE):
+        raise SpaceError(f"{field} {list(concat)} names a node outside the intermediate nodes {list(INTERMEDIATE)}")
+    if len(set(concat)) != len(concat):
+        raise SpaceError(f"{field} {list(concat)} repeats a node")
+    return tuple(sorted(concat))
+
+
+def _edges_into(node: int) -> range:
+    start = (node - NUM_INPUTS) * EDGES_PER_NODE
+    return range(start, start + EDGES_PER_NODE)
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def parse_genotype(text: str) -> Genotype:
+    """Read ``Genotype(normal=[...], normal_concat=..., reduce=[...], reduce_concat=...)``.
+
+    Safe on untrusted text: the call is read with :mod:`ast` and only literals and
+    ``range(...)`` of integer literals are evaluated.
+    """
+    try:
+        return Genotype(**_call_arguments(text))
+    except SpaceError as err:
+        raise SpaceError(f"bad DARTS genotype {text!r}: {err}") from None
+
+
+def _call_arguments(text: str) -> dict[str, object]:
+    source = text.strip()
+    if source.startswith("("):
+        source = "Genotype" + source
+    try:
+        call = ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError) as err:
+        raise SpaceError(f"not a Python call expression ({err})") from None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "Genotype"):
+        raise SpaceError("expected Genotype(normal=..., normal_concat=..., reduce=..., reduce_concat=...)")
+    if len(call.args) > len(_FIELDS) or any(isinstance(arg, ast.Starred) for arg in call.args):
+        raise SpaceError(f"Genotype takes at most {len(_FIELDS)} plain positional arguments")
+    nodes = dict(zip(_FIELDS, call.args, strict=False))
+    for keyword in call.keywords:
+        if keyword.arg not in _FIELDS:
+            raise SpaceError(f"unknown Genotype field {keyword.arg!r}; fields are {list(_FIELDS)}")
+        if keyword.arg in nodes:
+            raise SpaceError(f"Genotype field {keyword.arg!r} is given twice")
+        nodes[keyword.arg] = keyword.value
+    missing = [field for field in _FIELDS if field not in nodes]
+    if missing:
+        raise SpaceError(f"Genotype is missing {missing}")
+    return {field: _literal(field, node) for field, node in nodes.items()}
+
+
+def _literal(field: str, node: ast.expr) -> object:
+    """A literal, or ``range(...)`` of integer literals (DARTS writes ``range(2, 6)``)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+        bounds = [arg.value if isinstance(arg, ast.Constant) else None for arg in node.args]
+        if node.keywords or not 1 <= len(bounds) <= 3 or not all(_is_int(bound) for bound in bounds) or 0 in bounds[2:]:
+            raise SpaceError(f"{field} {ast.unparse(node)} must be range() of 1 to 3 integer literals, step not 0")
+        return range(*bounds)
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        raise SpaceError(f"{field} must be a literal, got {ast.unparse(node)!r}") from None
+
+
+def format_genotype(genotype: Genotype) -> str:
+    """DARTS's own ``repr`` of a ``Genotype`` built from lists: the canonical text."""
+    parts = (f"{field}={list(getattr(genotype, field))!r}" for field in _FIELDS)
+    return f"Genotype({', '.join(parts)})"
+
+
+# Published genotypes, pasted verbatim from DARTS's and PC-DARTS's ``genotypes.py``.
+_PUBLISHED_TEXT = {
+    "DARTS_V1": "Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), ('sep_conv_3x3', 1), "
+    "('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 2)], normal_concat=[2, 3, 4, 5], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 0), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('avg_pool_3x3', 0)], reduce_concat=[2, 3, 4, 5])",
+    "DARTS_V2": "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])",
+    "PC_DARTS": "Genotype(normal=[('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 0), ('dil_conv_3x3', 1), "
+    "('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ('avg_pool_3x3', 0), ('dil_conv_3x3', 1)], normal_concat=range(2, 6), "
+    "reduce=[('sep_conv_5x5', 1), ('max_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_5x5', 2), ('sep_conv_3x3', 0), "
+    "('sep_conv_3x3', 3), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2)], reduce_concat=range(2, 6))",
+    "PC_DARTS_image": "Genotype(normal=[('skip_connect', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 0), "
+    "('skip_connect', 1), ('sep_conv_3x3', 1), ('sep_conv_3x3', 3), ('sep_conv_3x3', 1), ('dil_conv_5x5', 4)], "
+    "normal_concat=range(2, 6), reduce=[('sep_conv_3x3', 0), ('skip_connect', 1), ('dil_conv_5x5', 2), "
+    "('max_pool_3x3', 1), ('sep_conv_3x3', 2), ('sep_conv_3x3', 1), ('sep_conv_5x5', 0), ('sep_conv_3x3', 3)], "
+    "reduce_concat=range(2, 6))",
+    "PDARTS": "Genotype(normal=[('skip_connect', 0), ('dil_conv_3x3', 1), ('skip_connect', 0),('sep_conv_3x3', 1), "
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 3), ('sep_conv_3x3',0), ('dil_conv_5x5', 4)], normal_concat=range(2, 6), "
+    "reduce=[('avg_pool_3x3', 0), ('sep_conv_5x5', 1), ('sep_conv_3x3', 0), ('dil_conv_5x5', 2), ('max_pool_3x3', 0), "
+    "('dil_conv_3x3', 1), ('dil_conv_3x3', 1), ('dil_conv_5x5', 3)], reduce_concat=range(2, 6))",
+}
+#: DARTS (1st / 2nd order), PC-DARTS (CIFAR-10 search; ``PC_DARTS_image`` is its ImageNet
+#: search) and P-DARTS, under their names in those repositories.
+PUBLISHED: dict[str, Genotype] = {name: parse_genotype(text) for name, text in _PUBLISHED_TEXT.items()}
+
+
+# --- graphs -------------------------------------------------------------------------------
+
+
+def cell_graph(edges: tuple[Edge, ...], concat: tuple[int, ...]) -> ArchGraph:
+    """One cell as an operator-node graph, the NB201 way: each non-``none`` edge is a node.
+
+    An op node on edge ``j -> i`` reads input node ``j`` (j < 2) or every op node entering
+    ``j``; op nodes entering a ``concat`` node feed ``output``. ``none`` edges pass no data, so
+    they get no node, and whatever they strand is pruned.
+    """
+    live = [k for k, (op, _) in enumerate(edges) if op != "none"]
+    position = {k: NUM_INPUTS + n for n, k in enumerate(live)}
+    output = NUM_INPUTS + len(live)
+    adjacency = np.zeros((output + 1, output + 1), np.uint8)
+    for k in live:
+        source = edges[k][1]
+        senders = [source] if source < NUM_INPUTS else [position[e] for e in _edges_into(source) if e in position]
+        adjacency[senders, position[k]] = 1
+        if node_of(k) in concat:
+            adjacency[position[k], output] = 1
+    return prune(adjacency, (INPUT,) * NUM_INPUTS + tuple(edges[k][0] for k in live) + (OUTPUT,))
+
+
+# --- network size -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One of DARTS's evaluation networks (``NetworkCIFAR`` / ``NetworkImageNet``)."""
+
+    channels: int
+    layers: int
+    classes: int
+    image: int
+    imagenet_stem: bool
+
+
+SETTINGS = {
+    "cifar10": Setting(channels=36, layers=20, classes=10, image=32, imagenet_stem=False),
+    "imagenet": Setting(channels=48, layers=14, classes=1000, image=224, imagenet_stem=True),
+}
+
+
+class _Tally:
+    """Running totals of a network walk: parameters and conv / linear multiply-adds."""
+
+    def __init__(self) -> None:
+        self.params = 0
+        self.macs = 0
+
+    def conv(
+        self, c_in: int, c_out: int, size: int, kernel: int, stride: int = 1, dilation: int = 1, groups: int = 1
+    ) -> int:
+        """A bias-free ``Conv2d`` padded as DARTS pads it; returns the output side length."""
+        padding = dilation * (kernel - 1) // 2
+        out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+        weights = kernel * kernel * (c_in // groups) * c_out
+        self.params += weights
+        self.macs += weights * out * out
+        return out
+
+    def bn(self, channels: int) -> None:
+        """Affine ``BatchNorm2d``: weight and bias (running stats are buffers, not parameters)."""
+        self.params += 2 * channels
+
+    def linear(self, c_in: int, c_out: int) -> None:
+        self.params += c_in * c_out + c_out
+        self.macs += c_in * c_out
+
+
+def _relu_conv_bn(tally: _Tally, c_in: int, c_out: int, size: int) -> int:
+    size = tally.conv(c_in, c_out, size, 1)
+    tally.bn(c_out)
+    return size
+
+
+def _factorized_reduce(tally: _Tally, c_in: int, c_out: int, size: int) -> int:
+    """Two stride-2 1x1 convs, the second on the input shifted by one pixel, concatenated."""
+    out = tally.conv(c_in, c_out // 2, size, 1, stride=2)
+    tally.conv(c_in, c_out // 2, size - 1, 1, stride=2)
+    tally.bn(c_out)
+    return out
+
+
+def _sep_conv(tally: _Tally, channels: int, size: int, kernel: int, stride: int) -> int:
+    for block_stride in (stride, 1):
+        size = tally.conv(channels, channels, size, kernel, block_stride, groups=channels)
+        tally.conv(channels, channels, size, 1)
+        tally.bn(channels)
+    return size
+
+
+def _dil_conv(tally: _Tally, channels: int, size: int, kernel: int, stride: int) -> int:
+    size = tally.conv(channels, channels, size, kernel, stride, dilation=2, groups=channels)
+    tally.conv(channels, channels, size, 1)
+    tally.bn(channels)
+    return size
+
+
+_CONVS = {
+    "sep_conv_3x3": (_sep_conv, 3),
+    "sep_conv_5x5": (_sep_conv, 5),
+    "dil_conv_3x3": (_dil_conv, 3),
+    "dil_conv_5x5": (_dil_conv, 5),
+}
+
+
+def _op(tally: _Tally, op: str, channels: int, size: int, stride: int) -> None:
+    """DARTS's ``OPS[op](C, stride, affine=True)``; pools, ``none`` and identity are free."""
+    if op == "skip_connect" and stride == 2:
+        _factorized_reduce(tally, channels, channels, size)
+    elif op in _CONVS:
+        conv, kernel = _CONVS[op]
+        conv(tally, channels, size, kernel, stride)
+
+
+def _cell(
+    tally: _Tally,
+    edges: tuple[Edge, ...],
+    c_in: tuple[int, int],
+    sizes: tuple[int, int],
+    channels: int,
+    reduction: bool,
+    reduction_prev: bool,
+) -> int:
+    """DARTS's eval ``Cell``: preprocess both inputs to ``channels``, then every edge's op."""
+    if reduction_prev:
+        _factorized_reduce(tally, c_in[0], channels, sizes[0])
+    else:
+        _relu_conv_bn(tally, c_in[0], channels, sizes[0])
+    size = _relu_conv_bn(tally, c_in[1], channels, sizes[1])
+    out = (size + 1) // 2 if reduction else size
+    for op, source in edges:
+        from_input = source < NUM_INPUTS
+        _op(tally, op, channels, size if from_input else out, 2 if reduction and from_input else 1)
+    return out
+
+
+def _stem(tally: _Tally, setting: Setting) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The stem(s); returns the channels and sizes of the first cell's two inputs."""
+    c = setting.channels
+    if not setting.imagenet_stem:
+        size = tally.conv(3, 3 * c, setting.image, 3)
+        tally.bn(3 * c)
+        return (3 * c, 3 * c), (size, size)
+    half = tally.conv(3, c // 2, setting.image, 3, stride=2)
+    tally.bn(c // 2)
+    s0 = tally.conv(c // 2, c, half, 3, stride=2)
+    tally.bn(c)
+    s1 = tally.conv(c, c, s0, 3, stride=2)
+    tally.bn(c)
+    return (c, c), (s0, s1)
+
+
+def network_size(genotype: Genotype, setting: str = "cifar10") -> tuple[int, int]:
+    """``(parameters, multiply-adds)`` of DARTS's evaluation network for ``genotype``.
+
+    Parameters are counted as DARTS's ``utils.count_parameters_in_MB`` does (times 1e6, no
+    auxiliary head). Multiply-adds are those of every conv and the classifier for one image;
+    BN, ReLU, pooling and additions are not counted.
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown DARTS setting {setting!r}; settings are {list(SETTINGS)}")
+    spec = SETTINGS[setting]
+    tally = _Tally()
+    c_in, sizes = _stem(tally, spec)
+    channels, reduction_prev = spec.channels, spec.imagenet_stem
+    for layer in range(spec.layers):
+        reduction = layer in (spec.layers // 3, 2 * spec.layers // 3)
+        channels *= 2 if reduction else 1
+        edges, concat = (
+            (genotype.reduce, genotype.reduce_concat) if reduction else (genotype.normal, genotype.normal_concat)
+        )
+        size = _cell(tally, edges, c_in, sizes, channels, reduction, reduction_prev)
+        c_in, sizes = (c_in[1], len(concat) * channels), (sizes[1], size)
+        reduction_prev = reduction
+    tally.linear(c_in[1], spec.classes)
+    return tally.params, tally.macs
+
+
+# --- the space ----------------------------------------------------------------------------
+
+
+class DartsSpace(SearchSpace[Genotype]):
+    """DARTS cells over its eight ``PRIMITIVES``; sampling and mutation use the seven ops
+    DARTS can derive (``none`` never survives its derivation) and the standard concat."""
+
+    name = "darts"
+    ops = OPS
+
+    def parse(self, text: str) -> Genotype:
+        return parse_genotype(text)
+
+    def format(self, arch: Genotype) -> str:
+        return format_genotype(arch)
+
+    def to_graphs(self, arch: Genotype) -> tuple[ArchGraph, ArchGraph]:
+        """``(normal, reduce)`` cell graphs."""
+        return cell_graph(arch.normal, arch.normal_concat), cell_graph(arch.reduce, arch.reduce_concat)
+
+    def sample(self, rng: np.random.Generator) -> Genotype:
+        """Per node, two distinct inputs (ordered) and two ops, all uniform."""
+        normal, reduce = (_sample_cell(rng) for _ in range(2))
+        return Genotype(normal, INTERMEDIATE, reduce, INTERMEDIATE)
+
+    def mutate(self, arch: Genotype, rng: np.random.Generator) -> Genotype:
+        """One single-edge edit (an op, or an input), uniform over all valid edits of ``arch``."""
+        edits = _edits(arch)
+        field, k, edge = edits[int(rng.integers(len(edits)))]
+        edges = list(getattr(arch, field))
+        edges[k] = edge
+        return replace(arch, **{field: tuple(edges)})
+
+    def num_params(self, arch: Genotype, setting: str = "cifar10") -> int:
+        """Parameters of DARTS's ``NetworkCIFAR`` (C=36, 20 cells) or ``NetworkImageNet``
+        (C=48, 14 cells), without auxiliary head; see :func:`network_size`."""
+        return network_size(arch, setting)[0]
+
+    def num_flops(self, arch: Genotype, setting: str = "cifar10") -> int:
+        """Conv + classifier multiply-adds for one 32x32 (``cifar10``) or 224x224 (``imagenet``)
+        image; see :func:`network_size`."""
+        return network_size(arch, setting)[1]
+
+
+def _sample_cell(rng: np.random.Generator) -> tuple[Edge, ...]:
+    edges: list[Edge] = []
+    for node in INTERMEDIATE:
+        sources = rng.choice(node, size=EDGES_PER_NODE, replace=False)
+        ops = rng.integers(len(DERIVABLE_OPS), size=EDGES_PER_NODE)
+        edges.extend((DERIVABLE_OPS[op], int(source)) for op, source in zip(ops, sources, strict=True))
+    return tuple(edges)
+
+
+def _edits(arch: Genotype) -> list[tuple[str, int, Edge]]:
+    """Every ``(cell field, edge number, new edge)`` that changes one edge and stays valid."""
+    edits = []
+    for field in ("normal", "reduce"):
+        edges = getattr(arch, field)
+        for k, (op, source) in enumerate(edges):
+            edits.extend((field, k, (new, source)) for new in DERIVABLE_OPS if new != op)
+            taken = {edges[e][1] for e in _edges_into(node_of(k))}
+            edits.extend((field, k, (op, new)) for new in range(node_of(k)) if new not in taken)
+    return edits

@@ -1,0 +1,239 @@
+"""NAS-Bench-201: a 4-node cell whose 6 edges each carry one of 5 operators (15,625 cells).
+
+The cell is read as an operator-node DAG (paper section 3.1): each edge becomes a node, so the
+op on edge ``i -> j`` feeds every op on the edges leaving cell node ``j``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+
+from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune, wl_hash
+from tgnas_jax.spaces.base import SearchSpace, SpaceError
+
+#: The 6 edge ops, in arch-string order.
+NB201Arch = tuple[str, ...]
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: ``(source, target)`` cell nodes of each edge, in arch-string order.
+EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+_LAST_NODE = 3
+#: ``random.seed(88); random.shuffle(archs)`` in NB201's ``generate_meta_info`` fixes its index order.
+_INDEX_SHUFFLE_SEED = 88
+_CONV_KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+
+# The standard NB201 network: stem, 3 stages of 5 cells, a residual reduction block between stages.
+_STEM_IN_CHANNELS = 3
+_STAGE_CHANNELS = (16, 32, 64)
+_CELLS_PER_STAGE = 5
+
+Encoding = Literal["paper", "pruned"]
+
+
+def _full_adjacency() -> np.ndarray:
+    """Op-node adjacency with every edge a node: input, the 6 edge ops, output."""
+    size = len(EDGES) + 2
+    adjacency = np.zeros((size, size), np.uint8)
+    for a, (source, target) in enumerate(EDGES, start=1):
+        if source == 0:
+            adjacency[0, a] = 1
+        if target == _LAST_NODE:
+            adjacency[a, size - 1] = 1
+        for b, (next_source, _) in enumerate(EDGES, start=1):
+            if next_source == target:
+                adjacency[a, b] = 1
+    adjacency.setflags(write=False)
+    return adjacency
+
+
+_FULL_ADJACENCY = _full_adjacency()
+
+
+@functools.cache
+def _index_order() -> tuple[NB201Arch, ...]:
+    """Every cell at its NB201 index.
+
+    NB201 lists the cells as the product of the ops over the edges in arch-string order (the
+    FIRST edge the slowest digit), then shuffles that list with Python's ``random`` seeded 88; the
+    index is the position after the shuffle, so it is regenerated here rather than stored.
+    """
+    archs = list(itertools.product(OPS, repeat=len(EDGES)))
+    random.Random(_INDEX_SHUFFLE_SEED).shuffle(archs)
+    return tuple(archs)
+
+
+@functools.cache
+def _index_of() -> dict[NB201Arch, int]:
+    return {arch: i for i, arch in enumerate(_index_order())}
+
+
+def _edge_params(op: str, channels: int) -> int:
+    """ReLU-Conv(no bias)-BN(affine) for convs; pooling, skip and none have no weights."""
+    kernel = _CONV_KERNEL.get(op)
+    return 0 if kernel is None else kernel * kernel * channels * channels + 2 * channels
+
+
+def _edge_macs(op: str, channels: int, side: int) -> int:
+    kernel = _CONV_KERNEL.get(op)
+    return 0 if kernel is None else kernel * kernel * channels * channels * side * side
+
+
+def _reduction_params(c_in: int, c_out: int) -> int:
+    """ResNetBasicblock, stride 2: two ReLU-conv3x3-BN and an avgpool + conv1x1 (no BN) shortcut."""
+    return 9 * c_in * c_out + 2 * c_out + 9 * c_out * c_out + 2 * c_out + c_in * c_out
+
+
+def _reduction_macs(c_in: int, c_out: int, side_out: int) -> int:
+    return (9 * c_in * c_out + 9 * c_out * c_out + c_in * c_out) * side_out * side_out
+
+
+class NB201Space(SearchSpace[NB201Arch]):
+    """The NAS-Bench-201 cell space, its index order and the size of its standard network.
+
+    ``encoding="paper"`` keeps every edge as a node, ``none`` included, as TG-NAS does;
+    ``"pruned"`` drops ``none`` edges (they carry no data) and then every op off all
+    input -> output paths, as NB101 does, so cells that differ only there share a graph.
+    ``num_classes`` and ``input_size`` fix the network :meth:`num_params` and :meth:`num_flops`
+    measure: 10 / 32 for CIFAR-10, 100 / 32 for CIFAR-100, 120 / 16 for ImageNet16-120.
+    """
+
+    name = "nb201"
+    ops = OPS
+
+    def __init__(self, encoding: Encoding = "pruned", num_classes: int = 10, input_size: int = 32) -> None:
+        if encoding not in ("paper", "pruned"):
+            raise ValueError(f"encoding must be 'paper' or 'pruned', got {encoding!r}")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        if input_size < 4 or input_size % 4:
+            raise ValueError(f"input_size must be a positive multiple of 4 (two stride-2 blocks), got {input_size}")
+        self.encoding = encoding
+        self.num_classes = num_classes
+        self.input_size = input_size
+
+    def parse(self, text: str) -> NB201Arch:
+        if not isinstance(text, str):
+            raise SpaceError(f"an NB201 arch string must be a str, got {type(text).__name__}")
+        nodes = text.split("+")
+        if len(nodes) != _LAST_NODE:
+            raise SpaceError(
+                f"bad NB201 arch string {text!r}: expected {_LAST_NODE} nodes joined by '+', got {len(nodes)}"
+            )
+        arch: list[str] = []
+        for target, node in enumerate(nodes, start=1):
+            arch.extend(_parse_node(text, node, target))
+        return tuple(arch)
+
+    def format(self, arch: NB201Arch) -> str:
+        pairs = [f"{op}~{source}" for op, (source, _) in zip(self._check(arch), EDGES, strict=True)]
+        starts = [target * (target - 1) // 2 for target in range(1, _LAST_NODE + 2)]
+        return "+".join("|" + "|".join(pairs[a:b]) + "|" for a, b in itertools.pairwise(starts))
+
+    def to_graphs(self, arch: NB201Arch) -> tuple[ArchGraph, ...]:
+        ops = (INPUT, *self._check(arch), OUTPUT)
+        if self.encoding == "paper":
+            return (ArchGraph(_FULL_ADJACENCY, ops),)
+        return (_pruned_graph(ops),)
+
+    def sample(self, rng: np.random.Generator) -> NB201Arch:
+        return tuple(OPS[i] for i in rng.integers(len(OPS), size=len(EDGES)))
+
+    def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
+        """Give one edge, chosen uniformly, one of the other four ops."""
+        mutated = list(self._check(arch))
+        edge = int(rng.integers(len(EDGES)))
+        mutated[edge] = str(rng.choice([op for op in OPS if op != mutated[edge]]))
+        return tuple(mutated)
+
+    def enumerate(self) -> Iterator[NB201Arch]:
+        """All 15,625 cells in NB201 index order."""
+        return iter(_index_order())
+
+    def index(self, arch: NB201Arch) -> int:
+        """The cell's NB201 / NATS-Bench TSS index (the row of the benchmark's tables)."""
+        return _index_of()[self._check(arch)]
+
+    def arch_at(self, index: int) -> NB201Arch:
+        order = _index_order()
+        if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < len(order):
+            raise SpaceError(f"NB201 index must be an integer in [0, {len(order)}), got {index!r}")
+        return order[index]
+
+    def num_params(self, arch: NB201Arch) -> int:
+        """Trainable parameters (a raw count, not millions) of the NB201 network with this cell.
+
+        Every edge counts, live or not, as NB201 builds (and counts) every edge's op.
+        """
+        arch = self._check(arch)
+        stem = _STAGE_CHANNELS[0]
+        total = 9 * _STEM_IN_CHANNELS * stem + 2 * stem
+        for stage, channels in enumerate(_STAGE_CHANNELS):
+            if stage:
+                total += _reduction_params(_STAGE_CHANNELS[stage - 1], channels)
+            total += _CELLS_PER_STAGE * sum(_edge_params(op, channels) for op in arch)
+        last = _STAGE_CHANNELS[-1]
+        return total + 2 * last + last * self.num_classes + self.num_classes
+
+    def num_flops(self, arch: NB201Arch) -> int:
+        """Multiply-accumulates of one image's forward pass, counted as NB201's FLOP counter does.
+
+        That is every convolution's MACs plus the classifier's MACs and bias adds; BN, ReLU,
+        pooling and the sums at cell nodes are not counted. Every edge counts, live or not.
+        """
+        arch = self._check(arch)
+        side = self.input_size
+        stem = _STAGE_CHANNELS[0]
+        total = 9 * _STEM_IN_CHANNELS * stem * side * side
+        for stage, channels in enumerate(_STAGE_CHANNELS):
+            if stage:
+                side //= 2
+                total += _reduction_macs(_STAGE_CHANNELS[stage - 1], channels, side)
+            total += _CELLS_PER_STAGE * sum(_edge_macs(op, channels, side) for op in arch)
+        return total + _STAGE_CHANNELS[-1] * self.num_classes + self.num_classes
+
+    def _check(self, arch: NB201Arch) -> NB201Arch:
+        """``arch`` as a tuple, or :class:`SpaceError` when it is not a cell of this space."""
+        if not isinstance(arch, tuple | list) or len(arch) != len(EDGES):
+            raise SpaceError(f"an NB201 arch is a tuple of {len(EDGES)} op names, got {arch!r}")
+        for op, (source, target) in zip(arch, EDGES, strict=True):
+            if op not in OPS:
+                raise SpaceError(f"NB201 arch {arch!r}: unknown op {op!r} on edge {source}->{target}; ops are {OPS}")
+        return tuple(arch)
+
+
+def _parse_node(text: str, node: str, target: int) -> list[str]:
+    """The ops of the edges entering cell node ``target``, checked against ``|op~0|...|op~{target-1}|``."""
+    where = f"bad NB201 arch string {text!r}: node {target} ({node!r})"
+    if len(node) < 2 or not node.startswith("|") or not node.endswith("|"):
+        raise SpaceError(f"{where} must start and end with '|'")
+    entries = node[1:-1].split("|")
+    if len(entries) != target:
+        raise SpaceError(f"{where} must have {target} incoming edge(s), got {len(entries)}")
+    ops = []
+    for source, entry in enumerate(entries):
+        op, tilde, index = entry.partition("~")
+        if not tilde:
+            raise SpaceError(f"{where}: edge {entry!r} is not of the form 'op~source'")
+        if index != str(source):
+            raise SpaceError(f"{where}: edge {entry!r} must come from node {source}, got source {index!r}")
+        if op not in OPS:
+            raise SpaceError(f"{where}: unknown op {op!r}; ops are {OPS}")
+        ops.append(op)
+    return ops
+
+
+def graph_hash(graph: ArchGraph) -> str:
+    """NB101's hash: graphs equal up to node renumbering share it, so it counts distinct ``pruned`` cells."""
+    return wl_hash(graph.adjacency, graph.ops)
+
+
+def _pruned_graph(ops: tuple[str, ...]) -> ArchGraph:
+    """Drop ``none`` edges (no data crosses them), then every op off all input -> output paths."""
+    keep = [i for i, op in enumerate(ops) if op != "none"]
+    return prune(_FULL_ADJACENCY[np.ix_(keep, keep)], [ops[i] for i in keep])
