@@ -31,8 +31,9 @@ def test_static_shapes_depend_only_on_the_budget():
     rng = np.random.default_rng(1)
     budget = Budget.for_batch(8, 7, 9)
     shapes = {
-        jax.tree.map(np.shape, pad_batch([_random_graph(rng, int(rng.integers(2, 8))) for _ in range(k)], budget)[0])
-        .__repr__()
+        jax.tree.map(
+            np.shape, pad_batch([_random_graph(rng, int(rng.integers(2, 8))) for _ in range(k)], budget)[0]
+        ).__repr__()
         for k in (1, 5, 8)
     }
     assert len(shapes) == 1

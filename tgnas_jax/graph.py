@@ -171,9 +171,7 @@ def wl_hash(adjacency: np.ndarray, labels: Sequence[object]) -> str:
     n = len(adjacency)
     in_edges = adjacency.sum(axis=0).tolist()
     out_edges = adjacency.sum(axis=1).tolist()
-    hashes = [
-        hashlib.md5(str((out_edges[v], in_edges[v], labels[v])).encode("utf-8")).hexdigest() for v in range(n)
-    ]
+    hashes = [hashlib.md5(str((out_edges[v], in_edges[v], labels[v])).encode("utf-8")).hexdigest() for v in range(n)]
     for _ in range(n):
         new_hashes = []
         for v in range(n):

@@ -73,10 +73,12 @@ class Predictor:
         def ensemble(stacked: Any, graph: Any, op_table: jax.Array, output_id: jax.Array) -> jax.Array:
             scores = jax.vmap(lambda p: model.apply({"params": p}, graph, op_table))(stacked).mean(axis=0)
             is_output = (graph.nodes["op"] == output_id) & (graph.nodes["mask"] > 0)
-            feeds_output = jax.ops.segment_sum(graph.edges * is_output[graph.receivers], graph.receivers,
-                                               is_output.shape[0])
-            graph_ids = jnp.repeat(jnp.arange(graph.n_node.shape[0]), graph.n_node,
-                                   total_repeat_length=is_output.shape[0])
+            feeds_output = jax.ops.segment_sum(
+                graph.edges * is_output[graph.receivers], graph.receivers, is_output.shape[0]
+            )
+            graph_ids = jnp.repeat(
+                jnp.arange(graph.n_node.shape[0]), graph.n_node, total_repeat_length=is_output.shape[0]
+            )
             fed = jax.ops.segment_sum(feeds_output, graph_ids, graph.n_node.shape[0]) > 0
             return jnp.where(fed, scores, BROKEN_SCORE)
 
@@ -103,8 +105,9 @@ class Predictor:
         return lambda graph: self._ensemble(stacked, graph, table, output_id)
 
     # ------------------------------------------------------------------ scoring
-    def score_dense(self, adjacency: np.ndarray, ops: np.ndarray, mask: np.ndarray, vocab: Sequence[str],
-                    batch_size: int = 4096) -> np.ndarray:
+    def score_dense(
+        self, adjacency: np.ndarray, ops: np.ndarray, mask: np.ndarray, vocab: Sequence[str], batch_size: int = 4096
+    ) -> np.ndarray:
         """Scores of dense cells (``ops`` index ``vocab``), in fixed-size chunks."""
         scorer = self.jitted_scorer(vocab)
         fn = jax.jit(lambda a, o, m: scorer(dense_batch(a, o, m)))
@@ -114,8 +117,9 @@ class Predictor:
         for start in range(0, total, size):
             stop = min(start + size, total)
             pad = size - (stop - start)
-            chunk = [np.concatenate([x[start:stop], np.zeros((pad, *x.shape[1:]), x.dtype)])
-                     for x in (adjacency, ops, mask)]
+            chunk = [
+                np.concatenate([x[start:stop], np.zeros((pad, *x.shape[1:]), x.dtype)]) for x in (adjacency, ops, mask)
+            ]
             out[start:stop] = np.asarray(fn(*chunk))[: stop - start]
         return out
 
@@ -165,8 +169,12 @@ class Predictor:
         checkpointer.save(path / "params", {"members": list(self.members)}, force=True)
         checkpointer.wait_until_finished()
         meta = {**self.metadata, **(metadata or {})}
-        header = {"model": asdict(self.model_config), "embedding": asdict(self.embedding),
-                  "num_members": len(self.members), "metadata": meta}
+        header = {
+            "model": asdict(self.model_config),
+            "embedding": asdict(self.embedding),
+            "num_members": len(self.members),
+            "metadata": meta,
+        }
         (path / "predictor.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
 
 
@@ -189,6 +197,8 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
     except Exception as err:  # orbax, numpy and json each raise their own types
         raise CheckpointError(f"predictor checkpoint at {str(path)!r} is corrupt or incomplete: {err}") from err
     if len(members) != header.get("num_members"):
-        raise CheckpointError(f"predictor checkpoint at {str(path)!r} holds {len(members)} members, "
-                              f"its header says {header.get('num_members')}")
+        raise CheckpointError(
+            f"predictor checkpoint at {str(path)!r} holds {len(members)} members, "
+            f"its header says {header.get('num_members')}"
+        )
     return Predictor(model_config, embedding, members, op_vectors, header.get("metadata", {}))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -119,8 +119,9 @@ def train_member(
     predict = make_predict(model)
     val_cells = _dense(table, split.val)
     metrics: dict[str, float] = {}
-    epochs = tqdm(range(start_epoch, cfg.epochs), desc=f"seed {seed}", unit="epoch", initial=start_epoch,
-                  total=cfg.epochs)
+    epochs = tqdm(
+        range(start_epoch, cfg.epochs), desc=f"seed {seed}", unit="epoch", initial=start_epoch, total=cfg.epochs
+    )
     for epoch in epochs:
         order = np.random.default_rng([seed, epoch]).permutation(split.train)
         losses = []
@@ -174,8 +175,9 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
     report["val"] = rank_metrics(predictor.score_dense(*val_rows, table.op_names), table.test_accuracy[split.val])
     if len(split.transfer):
         rows = _dense(table, split.transfer)
-        report["transfer"] = rank_metrics(predictor.score_dense(*rows, table.op_names),
-                                          table.test_accuracy[split.transfer])
+        report["transfer"] = rank_metrics(
+            predictor.score_dense(*rows, table.op_names), table.test_accuracy[split.transfer]
+        )
     return predictor, report
 
 
@@ -206,8 +208,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the trained predictor")
     parser.add_argument("--run-dir", type=Path, help="checkpoints for resuming (default: OUT/run)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a TrainConfig field, e.g. --set epochs=6 --set model.hidden=64 --set seeds=0,1,2")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrainConfig field, e.g. --set epochs=6 --set model.hidden=64 --set seeds=0,1,2",
+    )
     args = parser.parse_args(argv)
     cfg = TrainConfig()
     for item in args.set:

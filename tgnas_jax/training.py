@@ -100,6 +100,8 @@ def predict_all(
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
         pad = batch_size - (stop - start)
-        chunk = [np.concatenate([a[start:stop], np.zeros((pad, *a.shape[1:]), a.dtype)]) for a in (adjacency, ops, mask)]
+        chunk = [
+            np.concatenate([a[start:stop], np.zeros((pad, *a.shape[1:]), a.dtype)]) for a in (adjacency, ops, mask)
+        ]
         out[start:stop] = np.asarray(predict(params, *chunk, op_table))[: stop - start]
     return out
