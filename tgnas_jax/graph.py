@@ -59,7 +59,7 @@ class ArchGraph:
     @property
     def is_broken(self) -> bool:
         """True when no data reaches the output: such a cell cannot learn anything."""
-        return not _reaches(self.adjacency, _sources(self.ops))[self.ops.index(OUTPUT)]
+        return not _reaches(_successors(self.adjacency), _sources(self.ops))[self.ops.index(OUTPUT)]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArchGraph):
@@ -78,33 +78,51 @@ def _sources(ops: Sequence[str]) -> list[int]:
     return [i for i, op in enumerate(ops) if op == INPUT]
 
 
-def _reaches(adjacency: np.ndarray, starts: Sequence[int]) -> np.ndarray:
-    """Boolean mask of the nodes reachable from ``starts`` (``starts`` included)."""
-    seen = np.zeros(len(adjacency), dtype=bool)
+def _successors(adjacency: np.ndarray) -> list[list[int]]:
+    """Adjacency lists: cells are tiny, and Python lists beat numpy calls on 8x8 arrays."""
+    return [[j for j, bit in enumerate(row) if bit] for row in adjacency.tolist()]
+
+
+def _reaches(successors: list[list[int]], starts: Sequence[int]) -> list[bool]:
+    """Which nodes are reachable from ``starts`` (``starts`` included)."""
+    seen = [False] * len(successors)
     stack = list(starts)
-    seen[stack] = True
+    for node in stack:
+        seen[node] = True
     while stack:
-        for nxt in np.flatnonzero(adjacency[stack.pop()]):
+        for nxt in successors[stack.pop()]:
             if not seen[nxt]:
                 seen[nxt] = True
-                stack.append(int(nxt))
+                stack.append(nxt)
     return seen
 
 
+def _transpose(successors: list[list[int]]) -> list[list[int]]:
+    predecessors: list[list[int]] = [[] for _ in successors]
+    for node, nexts in enumerate(successors):
+        for nxt in nexts:
+            predecessors[nxt].append(node)
+    return predecessors
+
+
 def topological_order(adjacency: np.ndarray) -> list[int]:
-    """Kahn's order of the nodes; raises :class:`GraphError` naming a node on a cycle."""
-    indegree = adjacency.sum(axis=0).astype(int)
-    ready = [i for i in range(len(adjacency)) if indegree[i] == 0]
+    """Kahn's order of the nodes; raises :class:`GraphError` naming the nodes on a cycle."""
+    successors = _successors(np.asarray(adjacency))
+    indegree = [0] * len(successors)
+    for nexts in successors:
+        for nxt in nexts:
+            indegree[nxt] += 1
+    ready = [i for i, d in enumerate(indegree) if d == 0]
     order: list[int] = []
     while ready:
         node = ready.pop(0)
         order.append(node)
-        for nxt in np.flatnonzero(adjacency[node]):
+        for nxt in successors[node]:
             indegree[nxt] -= 1
             if indegree[nxt] == 0:
-                ready.append(int(nxt))
-    if len(order) != len(adjacency):
-        stuck = sorted(set(range(len(adjacency))) - set(order))
+                ready.append(nxt)
+    if len(order) != len(successors):
+        stuck = sorted(set(range(len(successors))) - set(order))
         raise GraphError(f"graph has a cycle through nodes {stuck}")
     return order
 
@@ -117,23 +135,26 @@ def _check(adjacency: np.ndarray, ops: tuple[str, ...]) -> None:
     for i, op in enumerate(ops):
         if not isinstance(op, str) or not op.strip():
             raise GraphError(f"op {i} must be a non-empty string, got {op!r}")
-    if not np.isin(adjacency, (0, 1)).all():
+    if not ((adjacency == 0) | (adjacency == 1)).all():
         raise GraphError("adjacency entries must be 0 or 1")
     if np.diagonal(adjacency).any():
         raise GraphError(f"self-loop on node {int(np.flatnonzero(np.diagonal(adjacency))[0])}")
-    if not _sources(ops):
+    sources = _sources(ops)
+    if not sources:
         raise GraphError(f"graph needs a node named {INPUT!r}; ops are {list(ops)}")
     if ops.count(OUTPUT) != 1:
         raise GraphError(f"graph needs exactly one node named {OUTPUT!r}; ops are {list(ops)}")
     topological_order(adjacency)
-    for i in _sources(ops):
-        if adjacency[:, i].any():
+    successors = _successors(adjacency)
+    predecessors = _transpose(successors)
+    for i in sources:
+        if predecessors[i]:
             raise GraphError(f"input node {i} has incoming edges")
     out = ops.index(OUTPUT)
-    if adjacency[out].any():
+    if successors[out]:
         raise GraphError(f"output node {out} has outgoing edges")
-    from_input = _reaches(adjacency, _sources(ops))
-    to_output = _reaches(adjacency.T, [out])
+    from_input = _reaches(successors, sources)
+    to_output = _reaches(predecessors, [out])
     for i, op in enumerate(ops):
         if op in (INPUT, OUTPUT):
             continue
@@ -153,10 +174,12 @@ def prune(adjacency: np.ndarray, ops: Sequence[str]) -> ArchGraph:
     ops = tuple(ops)
     topological_order(adjacency)
     out = ops.index(OUTPUT)
-    live = _reaches(adjacency, _sources(ops)) & _reaches(adjacency.T, [out])
-    if not live[out]:
+    successors = _successors(adjacency)
+    from_input = _reaches(successors, _sources(ops))
+    to_output = _reaches(_transpose(successors), [out])
+    if not from_input[out]:
         return ArchGraph(np.zeros((2, 2), np.uint8), (INPUT, OUTPUT))
-    keep = [i for i, op in enumerate(ops) if live[i] or op == INPUT]
+    keep = [i for i, op in enumerate(ops) if (from_input[i] and to_output[i]) or op == INPUT]
     return ArchGraph(adjacency[np.ix_(keep, keep)], tuple(ops[i] for i in keep))
 
 

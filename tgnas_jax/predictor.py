@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from tgnas_jax.batching import Budget, dense_batch, pad_batch
+from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.spaces.base import SearchSpace
@@ -39,19 +41,34 @@ class EmbeddingConfig:
 
     #: Description length fed to MiniLM (paper Table 1 / 2).
     length: Literal["short", "medium", "long"] = "short"
-    #: 384 (MiniLM) or 64 (PCA-reduced, the paper's MiniLM-L6-v2-64).
+    #: 384 (MiniLM) or fewer (PCA-reduced; 64 is the paper's MiniLM-L6-v2-64).
     dim: int = 384
+    #: L2-normalise the mean-pooled sentence vectors (the paper uses the raw mean pooling).
+    normalize: bool = False
     #: "minilm" embeddings, or "onehot" over the training operators (ablation; no unseen operators).
     features: Literal["minilm", "onehot"] = "minilm"
 
 
-def operator_vectors(names: Sequence[str], cfg: EmbeddingConfig) -> np.ndarray:
+@lru_cache(maxsize=1)
+def _operator_table() -> Any:
+    from tgnas_jax.embeddings import OperatorEmbeddings
+
+    return OperatorEmbeddings.load()
+
+
+def fit_reduction(cfg: EmbeddingConfig) -> PCA | None:
+    """The PCA a predictor with ``cfg`` projects through (fitted on the shipped operator vocabulary)."""
+    if cfg.features == "onehot" or cfg.dim == DIM:
+        return None
+    return _operator_table().fit_pca(cfg.dim)
+
+
+def operator_vectors(names: Sequence[str], cfg: EmbeddingConfig, reduction: PCA | None = None) -> np.ndarray:
     """Node-feature vectors of ``names`` under ``cfg`` (one-hot: over ``names`` themselves)."""
     if cfg.features == "onehot":
         return np.eye(len(names), dtype=np.float32)
-    from tgnas_jax.embeddings import embed_operators
-
-    return embed_operators(names, length=cfg.length, dim=cfg.dim).astype(np.float32)
+    vectors = _operator_table().lookup(list(names), cfg.length, normalize=cfg.normalize)
+    return reduction.transform(vectors) if reduction is not None else vectors
 
 
 @dataclass
@@ -62,6 +79,7 @@ class Predictor:
     embedding: EmbeddingConfig
     members: tuple[Any, ...]
     op_vectors: dict[str, np.ndarray]
+    reduction: PCA | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,6 +101,11 @@ class Predictor:
             return jnp.where(fed, scores, BROKEN_SCORE)
 
         self._ensemble = jax.jit(ensemble)
+        self._ensemble_dense = jax.jit(
+            lambda stacked, adjacency, ops, mask, op_table, output_id: ensemble(
+                stacked, dense_batch(adjacency, ops, mask), op_table, output_id
+            )
+        )
 
     # ----------------------------------------------------------------- features
     def op_table(self, vocab: Sequence[str]) -> jax.Array:
@@ -94,14 +117,13 @@ class Predictor:
                     f"one-hot features cannot represent operators unseen in training: {missing}; "
                     f"known operators are {sorted(self.op_vectors)}"
                 )
-            self.op_vectors.update(zip(missing, operator_vectors(missing, self.embedding), strict=True))
+            vectors = operator_vectors(missing, self.embedding, self.reduction)
+            self.op_vectors.update(zip(missing, vectors, strict=True))
         return jnp.asarray(np.stack([self.op_vectors[op] for op in vocab]))
 
     def jitted_scorer(self, vocab: Sequence[str]) -> Any:
         """``f(graph) -> scores`` closed over this predictor, for use inside a caller's jit."""
-        table = self.op_table(vocab)
-        output_id = jnp.asarray(list(vocab).index(OUTPUT) if OUTPUT in vocab else -1)
-        stacked = self._stacked
+        table, output_id, stacked = self.op_table(vocab), _output_id(vocab), self._stacked
         return lambda graph: self._ensemble(stacked, graph, table, output_id)
 
     # ------------------------------------------------------------------ scoring
@@ -109,8 +131,7 @@ class Predictor:
         self, adjacency: np.ndarray, ops: np.ndarray, mask: np.ndarray, vocab: Sequence[str], batch_size: int = 4096
     ) -> np.ndarray:
         """Scores of dense cells (``ops`` index ``vocab``), in fixed-size chunks."""
-        scorer = self.jitted_scorer(vocab)
-        fn = jax.jit(lambda a, o, m: scorer(dense_batch(a, o, m)))
+        table, output_id = self.op_table(vocab), _output_id(vocab)
         total = len(ops)
         size = min(batch_size, 1 << max(total - 1, 1).bit_length())
         out = np.empty(total, np.float32)
@@ -120,7 +141,8 @@ class Predictor:
             chunk = [
                 np.concatenate([x[start:stop], np.zeros((pad, *x.shape[1:]), x.dtype)]) for x in (adjacency, ops, mask)
             ]
-            out[start:stop] = np.asarray(fn(*chunk))[: stop - start]
+            scores = self._ensemble_dense(self._stacked, *chunk, table, output_id)
+            out[start:stop] = np.asarray(scores)[: stop - start]
         return out
 
     def score_graphs(self, graphs: Sequence[ArchGraph], batch_size: int = 4096) -> np.ndarray:
@@ -128,7 +150,7 @@ class Predictor:
         if not graphs:
             return np.zeros(0, np.float32)
         vocab = tuple(dict.fromkeys(op for g in graphs for op in g.ops))
-        scorer = jax.jit(self.jitted_scorer(vocab))
+        scorer = self.jitted_scorer(vocab)
         size = min(batch_size, 1 << max(len(graphs) - 1, 1).bit_length())
         nodes = 1 << (max(g.num_nodes for g in graphs) - 1).bit_length()
         edges = 1 << max(max(g.num_edges for g in graphs) - 1, 0).bit_length()
@@ -164,7 +186,13 @@ class Predictor:
         path = Path(path).absolute()
         path.mkdir(parents=True, exist_ok=True)
         names = sorted(self.op_vectors)
-        np.savez(path / "op_vectors.npz", names=np.array(names), vectors=np.stack([self.op_vectors[n] for n in names]))
+        reduction = self.reduction.to_arrays() if self.reduction is not None else {}
+        np.savez(
+            path / "op_vectors.npz",
+            names=np.array(names),
+            vectors=np.stack([self.op_vectors[n] for n in names]),
+            **reduction,
+        )
         checkpointer = ocp.StandardCheckpointer()
         checkpointer.save(path / "params", {"members": list(self.members)}, force=True)
         checkpointer.wait_until_finished()
@@ -176,6 +204,10 @@ class Predictor:
             "metadata": meta,
         }
         (path / "predictor.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
+
+
+def _output_id(vocab: Sequence[str]) -> jax.Array:
+    return jnp.asarray(list(vocab).index(OUTPUT) if OUTPUT in vocab else -1)
 
 
 def load_predictor(path: str | Path | None = None) -> Predictor:
@@ -190,6 +222,7 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
         embedding = EmbeddingConfig(**header["embedding"])
         with np.load(path / "op_vectors.npz", allow_pickle=False) as z:
             op_vectors = dict(zip(z["names"].tolist(), z["vectors"].astype(np.float32), strict=True))
+            reduction = PCA.from_arrays(z) if "pca_mean" in z else None
         restored = ocp.StandardCheckpointer().restore(path / "params")
         members = tuple(jax.tree.map(jnp.asarray, m) for m in restored["members"])
     except CheckpointError:
@@ -201,4 +234,4 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
             f"predictor checkpoint at {str(path)!r} holds {len(members)} members, "
             f"its header says {header.get('num_members')}"
         )
-    return Predictor(model_config, embedding, members, op_vectors, header.get("metadata", {}))
+    return Predictor(model_config, embedding, members, op_vectors, reduction, header.get("metadata", {}))

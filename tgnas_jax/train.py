@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.data import NB101Table, load_nb101
 from tgnas_jax.model import GCN, ModelConfig
-from tgnas_jax.predictor import EmbeddingConfig, Predictor, operator_vectors
+from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
 from tgnas_jax.training import Cells, Loss, TrainState, make_predict, make_train_step, predict_all
 
 
@@ -91,7 +91,7 @@ def _dense(table: NB101Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
 def train_member(
     table: NB101Table, split: Split, cfg: TrainConfig, seed: int, op_table: jax.Array, run_dir: Path | None
-) -> tuple[Any, dict[str, float]]:
+) -> tuple[Any, dict[str, Any]]:
     """Train one ensemble member; resumes from ``run_dir`` when it holds a checkpoint."""
     model = GCN(cfg.model)
     steps_per_epoch = len(split.train) // cfg.batch_size
@@ -118,7 +118,7 @@ def train_member(
     step = make_train_step(model, optimizer, cfg.loss)
     predict = make_predict(model)
     val_cells = _dense(table, split.val)
-    metrics: dict[str, float] = {}
+    history: list[dict[str, float]] = []
     epochs = tqdm(
         range(start_epoch, cfg.epochs), desc=f"seed {seed}", unit="epoch", initial=start_epoch, total=cfg.epochs
     )
@@ -134,15 +134,17 @@ def train_member(
         if not np.isfinite(loss_value):
             raise FloatingPointError(f"training diverged at epoch {epoch} (seed {seed}): loss {loss_value}")
         scores = predict_all(predict, state.params, *val_cells, op_table)
-        metrics = {"loss": loss_value, **{f"val_{k}": v for k, v in rank_metrics(scores, acc[split.val]).items()}}
-        epochs.set_postfix(loss=f"{loss_value:.3f}", val_tau=f"{metrics['val_kendall_tau']:.3f}")
+        val = rank_metrics(scores, acc[split.val])
+        history.append({"epoch": epoch, "loss": loss_value, **{f"val_{k}": v for k, v in val.items()}})
+        epochs.set_postfix(loss=f"{loss_value:.3f}", val_tau=f"{val['kendall_tau']:.3f}")
         if manager is not None:
             manager.save(epoch, args=ocp.args.StandardSave(state))
     if manager is not None:
         manager.wait_until_finished()
+    metrics: dict[str, Any] = {"seed": seed, "history": history}
     if len(split.transfer):
         scores = predict_all(predict, state.params, *_dense(table, split.transfer), op_table)
-        metrics.update({f"transfer_{k}": v for k, v in rank_metrics(scores, acc[split.transfer]).items()})
+        metrics["transfer"] = rank_metrics(scores, acc[split.transfer])
     return state.params, metrics
 
 
@@ -150,7 +152,8 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
     """Train every ensemble member; return the predictor and its NB101 metrics."""
     table = load_nb101(data_dir)
     split = split_nb101(table, cfg)
-    vectors = operator_vectors(table.op_names, cfg.embedding)
+    reduction = fit_reduction(cfg.embedding)
+    vectors = operator_vectors(table.op_names, cfg.embedding, reduction)
     op_table = jnp.asarray(vectors)
     members, member_metrics = [], []
     started = time.perf_counter()
@@ -163,6 +166,7 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
         embedding=cfg.embedding,
         members=tuple(members),
         op_vectors=dict(zip(table.op_names, vectors, strict=True)),
+        reduction=reduction,
     )
     report: dict[str, Any] = {
         "train_cells": int(len(split.train)),

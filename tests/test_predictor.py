@@ -1,0 +1,79 @@
+import jax
+import numpy as np
+import pytest
+
+from tgnas_jax.batching import dense_batch
+from tgnas_jax.graph import ArchGraph
+from tgnas_jax.model import GCN, ModelConfig
+from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
+from tgnas_jax.spaces.nb201 import NB201Space
+
+OPS = ("input", "conv3x3-bn-relu", "maxpool3x3", "output")
+CHAIN = ArchGraph(np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]]), ("input", "conv3x3-bn-relu", "output"))
+BROKEN = ArchGraph(np.zeros((2, 2)), ("input", "output"))
+
+
+def _predictor(members: int = 2, features: str = "minilm") -> Predictor:
+    cfg = ModelConfig(hidden=16, layers=2)
+    rng = np.random.default_rng(0)
+    vectors = {op: rng.normal(size=8).astype(np.float32) for op in OPS}
+    example = dense_batch(np.zeros((1, 3, 3), np.uint8), np.zeros((1, 3), np.int32), np.ones((1, 3), np.float32))
+    params = tuple(
+        GCN(cfg).init(jax.random.PRNGKey(seed), example, np.stack(list(vectors.values())))["params"]
+        for seed in range(members)
+    )
+    return Predictor(cfg, EmbeddingConfig(features=features), params, vectors)
+
+
+def test_broken_cells_score_below_everything():
+    scores = _predictor().score([CHAIN, BROKEN])
+    assert np.isfinite(scores[0]) and scores[1] == -np.inf
+
+
+def test_multi_cell_architectures_score_the_mean_of_their_cells():
+    predictor = _predictor()
+    other = ArchGraph(CHAIN.adjacency, ("input", "maxpool3x3", "output"))
+    single = predictor.score([CHAIN, other])
+    assert predictor.score([(CHAIN, other)])[0] == pytest.approx(single.mean(), abs=1e-6)
+
+
+def test_dense_and_packed_scoring_agree():
+    predictor = _predictor()
+    ops = np.array([[0, 1, 3]], np.int32)
+    dense = predictor.score_dense(CHAIN.adjacency[None], ops, np.ones((1, 3), np.float32), OPS)
+    np.testing.assert_allclose(dense, predictor.score([CHAIN]), rtol=1e-5)
+
+
+def test_save_and_load_round_trip_gives_identical_scores(tmp_path):
+    predictor = _predictor()
+    predictor.save(tmp_path / "ckpt", metadata={"note": "test"})
+    restored = load_predictor(tmp_path / "ckpt")
+    assert restored.metadata["note"] == "test"
+    graphs = [CHAIN, ArchGraph(CHAIN.adjacency, ("input", "maxpool3x3", "output"))]
+    np.testing.assert_array_equal(restored.score(graphs), predictor.score(graphs))
+
+
+def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
+    with pytest.raises(CheckpointError, match="predictor.json is missing"):
+        load_predictor(tmp_path / "nowhere")
+    _predictor().save(tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "op_vectors.npz").write_bytes(b"not a numpy file")
+    with pytest.raises(CheckpointError, match="corrupt or incomplete"):
+        load_predictor(tmp_path / "ckpt")
+    _predictor().save(tmp_path / "ckpt2")
+    (tmp_path / "ckpt2" / "predictor.json").write_text("{ truncated")
+    with pytest.raises(CheckpointError, match="corrupt or incomplete"):
+        load_predictor(tmp_path / "ckpt2")
+
+
+def test_onehot_predictor_refuses_unseen_operators():
+    unseen = ArchGraph(CHAIN.adjacency, ("input", "sep_conv_5x5", "output"))
+    with pytest.raises(ValueError, match="unseen in training.*sep_conv_5x5"):
+        _predictor(features="onehot").score([unseen])
+
+
+def test_scoring_a_space_needs_the_space_for_strings():
+    predictor = _predictor()
+    with pytest.raises(TypeError, match="space="):
+        predictor.score(["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
+    assert predictor.score(["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"], NB201Space())[0] == -np.inf
