@@ -136,10 +136,7 @@ class NB201Space(SearchSpace[NB201Arch]):
         return "+".join("|" + "|".join(pairs[a:b]) + "|" for a, b in itertools.pairwise(starts))
 
     def to_graphs(self, arch: NB201Arch) -> tuple[ArchGraph, ...]:
-        ops = (INPUT, *self._check(arch), OUTPUT)
-        if self.encoding == "paper":
-            return (ArchGraph(_FULL_ADJACENCY, ops),)
-        return (_pruned_graph(ops),)
+        return (_cell_graph(self._check(arch), self.encoding),)
 
     def sample(self, rng: np.random.Generator) -> NB201Arch:
         return tuple(OPS[i] for i in rng.integers(len(OPS), size=len(EDGES)))
@@ -231,6 +228,13 @@ def _parse_node(text: str, node: str, target: int) -> list[str]:
 def graph_hash(graph: ArchGraph) -> str:
     """NB101's hash: graphs equal up to node renumbering share it, so it counts distinct ``pruned`` cells."""
     return wl_hash(graph.adjacency, graph.ops)
+
+
+@functools.lru_cache(maxsize=len(OPS) ** len(EDGES) * 2)
+def _cell_graph(arch: NB201Arch, encoding: str) -> ArchGraph:
+    """Memoised: the space is finite and scoring it whole is the common case."""
+    ops = (INPUT, *arch, OUTPUT)
+    return ArchGraph(_FULL_ADJACENCY, ops) if encoding == "paper" else _pruned_graph(ops)
 
 
 def _pruned_graph(ops: tuple[str, ...]) -> ArchGraph:

@@ -1,0 +1,120 @@
+"""Predictor grids: paper Table 2 (description length x embedding size), Fig. 2 (training
+fraction), and the design study the shipped predictor was selected from.
+
+    python benchmarks/predictor_grid.py --grid table2|fraction|design [--epochs N] [--seeds 0,1]
+
+Each configuration is trained on NB101 and reported on the NB101 hold-out, the NB101
+operator-transfer hold-out (cells using ``maxpool3x3``, kept out of training, for the design
+grid), and zero-shot on all 15,625 NB201 cells. Selection reads the NB101 columns only; the
+NB201 columns are measurements of the outcome. Writes ``benchmarks/results/grid_<name>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tgnas_jax.evaluate import evaluate
+from tgnas_jax.model import ModelConfig
+from tgnas_jax.predictor import EmbeddingConfig
+from tgnas_jax.train import TrainConfig, train
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def grid(name: str, base: TrainConfig) -> dict[str, TrainConfig]:
+    if name == "table2":
+        return {
+            f"{length}/{dim}": dataclasses.replace(base, embedding=EmbeddingConfig(length=length, dim=dim))
+            for dim in (384, 64)
+            for length in ("short", "medium", "long")
+        } | {"onehot": dataclasses.replace(base, embedding=EmbeddingConfig(features="onehot"))}
+    if name == "fraction":
+        return {
+            f"{fraction:.0%}": dataclasses.replace(base, train_fraction=fraction) for fraction in (0.9, 0.5, 0.1, 0.01)
+        }
+    if name == "design":
+        base = dataclasses.replace(base, transfer_op="maxpool3x3")
+        variants: dict[str, dict[str, Any]] = {
+            "baseline (mse, forward, global, graphnorm)": {},
+            "pairwise loss": {"loss": "pairwise"},
+            "mse+pairwise loss": {"loss": "mse+pairwise"},
+            "symmetrised propagation": {"model": dataclasses.replace(base.model, direction="both")},
+            "mean readout": {"model": dataclasses.replace(base.model, readout="mean")},
+            "layer norm": {"model": dataclasses.replace(base.model, norm="layer")},
+            "normalised embeddings": {"embedding": dataclasses.replace(base.embedding, normalize=True)},
+            "2 layers": {"model": dataclasses.replace(base.model, layers=2)},
+        }
+        return {label: dataclasses.replace(base, **changes) for label, changes in variants.items()}
+    raise SystemExit(f"unknown grid {name!r}: choose table2, fraction or design")
+
+
+def run(cfg: TrainConfig, data_dir: str | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    predictor, nb101 = train(cfg, data_dir)
+    zero_shot = evaluate(predictor, data_dir)
+    zero_shot.pop("_scores")
+    row = {
+        "nb101_val_tau": nb101["val"]["kendall_tau"],
+        "nb101_val_rho": nb101["val"]["spearman_rho"],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if "transfer" in nb101:
+        row["nb101_transfer_tau"] = nb101["transfer"]["kendall_tau"]
+    for key in ("cifar10", "cifar100", "imagenet16"):
+        row[f"nb201_{key}_tau"] = zero_shot[key]["tg-nas"]["kendall_tau"]
+        row[f"nb201_{key}_rho"] = zero_shot[key]["tg-nas"]["spearman_rho"]
+    return row
+
+
+def markdown(name: str, rows: dict[str, dict[str, Any]], command: str) -> str:
+    columns = list(next(iter(rows.values())))
+    lines = [
+        f"# Predictor grid `{name}`",
+        "",
+        f"`{command}`",
+        "",
+        "| config | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    for label, row in rows.items():
+        cells = [f"{v:.3f}" if isinstance(v, float) and not k.endswith("seconds") else str(v) for k, v in row.items()]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", required=True, choices=("table2", "fraction", "design"))
+    parser.add_argument("--data-dir")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--train-fraction", type=float, default=1.0)
+    parser.add_argument("--seeds", default="0", help="comma-separated ensemble seeds per configuration")
+    args = parser.parse_args()
+    base = TrainConfig(
+        model=ModelConfig(),
+        epochs=args.epochs,
+        train_fraction=args.train_fraction,
+        seeds=tuple(int(s) for s in args.seeds.split(",")),
+    )
+    command = (
+        f"python benchmarks/predictor_grid.py --grid {args.grid} --epochs {args.epochs} "
+        f"--train-fraction {args.train_fraction} --seeds {args.seeds}"
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    RESULTS.mkdir(exist_ok=True)
+    for label, cfg in grid(args.grid, base).items():
+        rows[label] = run(cfg, args.data_dir)
+        print(label, json.dumps(rows[label]), flush=True)
+        payload = {"command": command, "base": dataclasses.asdict(base), "rows": rows}
+        (RESULTS / f"grid_{args.grid}.json").write_text(json.dumps(payload, indent=2) + "\n")
+        (RESULTS / f"grid_{args.grid}.md").write_text(markdown(args.grid, rows, command))
+    print(markdown(args.grid, rows, command))
+
+
+if __name__ == "__main__":
+    main()
