@@ -1,0 +1,319 @@
+"""Operator embeddings without MiniLM at run time: a shipped table, a user cache, PCA, batch features.
+
+Vectors are keyed by (operator, description, description length, model id) and stored as raw
+mean-pooled float32 rows; :meth:`OperatorEmbeddings.lookup` L2-normalises them by default, as the
+sentence-transformers pipeline of all-MiniLM-L6-v2 does. ``checkpoints/operator_embeddings.npz``
+holds every operator of :data:`KNOWN_OPERATORS` at all three lengths, so scoring known operators
+never loads the encoder. An unknown operator (or a user's own sentence) is embedded once, on
+demand, and appended to the user cache (``$TGNAS_CACHE_DIR``, else platformdirs' user cache dir).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple, Protocol
+
+import jraph
+import numpy as np
+import platformdirs
+
+from tgnas_jax.batching import Budget, pad_batch
+from tgnas_jax.embeddings.descriptions import (
+    KNOWN_OPERATORS,
+    LENGTHS,
+    Description,
+    Length,
+    check_overrides,
+    describe,
+)
+from tgnas_jax.embeddings.encoder import MODEL_ID, l2_normalize
+from tgnas_jax.graph import ArchGraph
+
+DIM = 384
+SHIPPED_TABLE = Path(__file__).resolve().parents[2] / "checkpoints" / "operator_embeddings.npz"
+CACHE_DIR_ENV = "TGNAS_CACHE_DIR"
+CACHE_FILE = "operator_embeddings.npz"
+_FORMAT = 1
+
+
+class TextEncoder(Protocol):
+    """What the table needs of an encoder (``MiniLMEncoder``, or a stand-in in tests)."""
+
+    model_id: str
+
+    def encode(self, texts: Sequence[str], *, normalize: bool = False) -> np.ndarray: ...
+
+
+class EmbeddingKey(NamedTuple):
+    op: str
+    description: str
+    length: str
+    model_id: str
+
+
+def user_cache_path() -> Path:
+    """Where embeddings of operators outside the shipped table are kept between runs."""
+    root = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("tgnas-jax")
+    return Path(root).expanduser() / CACHE_FILE
+
+
+def read_entries(path: str | os.PathLike[str]) -> dict[EmbeddingKey, np.ndarray]:
+    """The entries of a table file; raises ``ValueError`` naming a file that is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["format"]) != _FORMAT:
+                raise ValueError(f"format {int(data['format'])}, expected {_FORMAT}")
+            model_id = str(data["model_id"])
+            texts, vectors = data["texts"], data["vectors"].astype(np.float32)
+            return {
+                EmbeddingKey(str(op), str(texts[row]), str(length), model_id): vectors[row]
+                for op, length, row in zip(data["ops"], data["lengths"], data["rows"], strict=True)
+            }
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path} is not an operator-embedding table ({err}); delete or rebuild it") from err
+
+
+def write_entries(path: str | os.PathLike[str], entries: Mapping[EmbeddingKey, np.ndarray]) -> None:
+    """Write entries of one model atomically; rows are shared between keys with the same description."""
+    model_ids = {key.model_id for key in entries}
+    if len(model_ids) > 1:
+        raise ValueError(f"one table file holds one model's vectors, got {sorted(model_ids)}")
+    texts = list(dict.fromkeys(key.description for key in entries))
+    row = {text: i for i, text in enumerate(texts)}
+    vectors = {key.description: vector for key, vector in entries.items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace stays atomic
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                format=np.array(_FORMAT),
+                model_id=np.array(model_ids.pop() if model_ids else MODEL_ID),
+                ops=np.array([key.op for key in entries], dtype=str),
+                lengths=np.array([key.length for key in entries], dtype=str),
+                rows=np.array([row[key.description] for key in entries], dtype=np.int32),
+                texts=np.array(texts, dtype=str),
+                vectors=np.array([vectors[text] for text in texts], dtype=np.float32).reshape(len(texts), DIM),
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, eq=False)
+class PCA:
+    """A fitted projection ``(x - mean) @ components.T``, kept as two arrays to store beside a predictor.
+
+    All-MiniLM-L6-v2-64 in the paper. Fit it on the full operator vocabulary's descriptions
+    (:meth:`OperatorEmbeddings.fit_pca`): a training vocabulary of ~5 operators has rank < 64.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+
+    def __post_init__(self) -> None:
+        mean = np.asarray(self.mean, np.float32)
+        components = np.asarray(self.components, np.float32)
+        if mean.ndim != 1 or components.ndim != 2 or components.shape[1] != mean.shape[0]:
+            raise ValueError(f"PCA needs mean (d,) and components (k, d), got {mean.shape} and {components.shape}")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "components", components)
+
+    @property
+    def dim(self) -> int:
+        return self.components.shape[0]
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, dim: int = 64) -> PCA:
+        """Principal axes of ``vectors``; signs fixed (largest loading positive) so refits agree."""
+        x = np.asarray(vectors, np.float64)
+        if x.ndim != 2 or not 1 <= dim < x.shape[0] or dim > x.shape[1]:
+            raise ValueError(
+                f"PCA to {dim} dims needs at least {dim + 1} distinct vectors of dimension >= {dim}, got shape "
+                f"{x.shape}; fit on the full operator vocabulary, not a training vocabulary of a few operators"
+            )
+        mean = x.mean(axis=0)
+        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+        components = vt[:dim]
+        components *= np.sign(components[np.arange(dim), np.abs(components).argmax(axis=1)])[:, None]
+        return cls(mean, components)
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        """Project any vectors, unseen operators' included."""
+        return ((np.asarray(vectors, np.float32) - self.mean) @ self.components.T).astype(np.float32)
+
+    def to_arrays(self, prefix: str = "pca_") -> dict[str, np.ndarray]:
+        return {f"{prefix}mean": self.mean, f"{prefix}components": self.components}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str = "pca_") -> PCA:
+        return cls(np.asarray(arrays[f"{prefix}mean"]), np.asarray(arrays[f"{prefix}components"]))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        np.savez(path, **self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PCA:
+        with np.load(path, allow_pickle=False) as data:
+            return cls.from_arrays(data)
+
+
+class OperatorEmbeddings:
+    """Operator -> embedding, from stored vectors where it can and the encoder where it must.
+
+    ``overrides`` maps operator names to the user's own sentences; ``encoder`` defaults to the
+    process-wide MiniLM, loaded only when an operator is missing; ``cache_path`` (``None``: no
+    cache) receives every vector embedded on demand.
+    """
+
+    def __init__(
+        self,
+        entries: Mapping[EmbeddingKey, np.ndarray] | None = None,
+        *,
+        model_id: str = MODEL_ID,
+        overrides: Mapping[str, str] | None = None,
+        encoder: TextEncoder | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.model_id = model_id
+        check_overrides(overrides)  # now, not at the first lookup
+        self.overrides = dict(overrides or {})
+        self.cache_path = Path(cache_path) if cache_path is not None else None
+        self._encoder = encoder
+        self._entries: dict[EmbeddingKey, np.ndarray] = {}
+        self._by_text: dict[tuple[str, str], np.ndarray] = {}
+        self._add(entries or {})
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        cache_path: str | os.PathLike[str] | Literal["user"] | None = "user",
+        overrides: Mapping[str, str] | None = None,
+        encoder: TextEncoder | None = None,
+    ) -> OperatorEmbeddings:
+        """The shipped table (or ``path``) merged with the cache file ("user": :func:`user_cache_path`)."""
+        path = Path(path) if path is not None else SHIPPED_TABLE
+        if not path.is_file():
+            raise FileNotFoundError(f"no operator-embedding table at {path}; run benchmarks/build_embedding_table.py")
+        cache = user_cache_path() if cache_path == "user" else cache_path
+        table = cls(read_entries(path), overrides=overrides, encoder=encoder, cache_path=cache)
+        if table.cache_path is not None and table.cache_path.is_file():
+            table._add(read_entries(table.cache_path))
+        return table
+
+    @classmethod
+    def build(
+        cls, encoder: TextEncoder, ops: Iterable[str] = KNOWN_OPERATORS, lengths: Iterable[Length] = LENGTHS
+    ) -> OperatorEmbeddings:
+        """A table of ``ops`` at each of ``lengths``, every distinct sentence encoded once."""
+        table = cls(model_id=encoder.model_id, encoder=encoder)
+        for length in lengths:
+            table.lookup(list(ops), length)
+        return table
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def keys(self) -> list[EmbeddingKey]:
+        return list(self._entries)
+
+    def vector(self, key: EmbeddingKey) -> np.ndarray:
+        """The raw (un-normalised) stored vector of ``key``."""
+        return self._entries[key]
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        write_entries(path, {key: vec for key, vec in self._entries.items() if key.model_id == self.model_id})
+
+    def describe(self, op: str, length: Length = "short") -> Description:
+        return describe(op, length, self.overrides)
+
+    def lookup(self, ops: Sequence[str], length: Length = "short", *, normalize: bool = True) -> np.ndarray:
+        """``(len(ops), 384)`` float32 embeddings; each distinct operator is looked up (or encoded) once."""
+        if isinstance(ops, str):
+            raise TypeError(f"lookup takes a sequence of operator names, not one string: {ops!r}")
+        descriptions = {op: self.describe(op, length) for op in dict.fromkeys(ops)}
+        missing = [d for d in descriptions.values() if self._find(d) is None]
+        if missing:
+            self._embed(missing)
+        rows = {op: self._find(d) for op, d in descriptions.items()}
+        out = np.array([rows[op] for op in ops], dtype=np.float32).reshape(len(ops), DIM)
+        return l2_normalize(out) if normalize else out
+
+    def fit_pca(self, dim: int = 64, ops: Iterable[str] = KNOWN_OPERATORS, lengths: Iterable[Length] = LENGTHS) -> PCA:
+        """PCA of the normalised embeddings of the distinct descriptions of ``ops`` at ``lengths``.
+
+        The default, every shipped operator at every length, gives ~200 distinct sentences: enough
+        for 64 components, unlike the handful of operators a predictor is trained on.
+        """
+        ops = list(ops)
+        rows: dict[str, np.ndarray] = {}
+        for length in lengths:
+            for op, vector in zip(ops, self.lookup(ops, length), strict=True):
+                rows.setdefault(self.describe(op, length).text, vector)
+        return PCA.fit(np.array(list(rows.values())), dim)
+
+    def _key(self, description: Description) -> EmbeddingKey:
+        return EmbeddingKey(description.op, description.text, description.length, self.model_id)
+
+    def _find(self, description: Description) -> np.ndarray | None:
+        """The stored vector for this key, else for the same sentence under another name."""
+        key = self._key(description)
+        vector = self._entries.get(key)
+        if vector is None:
+            vector = self._by_text.get((description.text, self.model_id))
+            if vector is not None:
+                self._entries[key] = vector
+        return vector
+
+    def _add(self, entries: Mapping[EmbeddingKey, np.ndarray]) -> None:
+        for key, vector in entries.items():
+            vector = np.asarray(vector, np.float32)
+            if vector.shape != (DIM,):
+                raise ValueError(f"embedding of {key.op!r} has shape {vector.shape}, expected ({DIM},)")
+            self._entries[key] = vector
+            self._by_text[(key.description, key.model_id)] = vector
+
+    def _embed(self, descriptions: Sequence[Description]) -> None:
+        """Encode the sentences no entry holds, store them, and append them to the cache file."""
+        if self._encoder is None:
+            from tgnas_jax.embeddings.encoder import shared_encoder
+
+            self._encoder = shared_encoder()
+        if self._encoder.model_id != self.model_id:
+            raise ValueError(f"encoder {self._encoder.model_id!r} cannot extend a table of {self.model_id!r}")
+        texts = list(dict.fromkeys(d.text for d in descriptions))
+        encoded = dict(zip(texts, self._encoder.encode(texts, normalize=False), strict=True))
+        new = {self._key(d): encoded[d.text] for d in descriptions}
+        self._add(new)
+        if self.cache_path is not None:
+            cached = read_entries(self.cache_path) if self.cache_path.is_file() else {}
+            write_entries(self.cache_path, {**cached, **new})
+
+
+def embed_batch(
+    graphs: Sequence[ArchGraph],
+    budget: Budget,
+    table: OperatorEmbeddings,
+    length: Length = "short",
+    *,
+    vocab: Sequence[str] | None = None,
+    pca: PCA | None = None,
+    normalize: bool = True,
+) -> tuple[jraph.GraphsTuple, np.ndarray]:
+    """A padded batch and its ``(vocab_size, dim)`` operator-embedding matrix, looked up once per batch.
+
+    The model gathers rows by ``nodes["op"]``. Pass a fixed ``vocab`` (e.g. the training vocabulary
+    plus the batch's new operators) to keep the matrix shape, and so the jitted model, stable.
+    """
+    batch, vocab = pad_batch(graphs, budget, vocab)
+    matrix = table.lookup(vocab, length, normalize=normalize)
+    return batch, pca.transform(matrix) if pca is not None else matrix
