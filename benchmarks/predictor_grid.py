@@ -21,7 +21,7 @@ from typing import Any
 from tgnas_jax.evaluate import evaluate
 from tgnas_jax.model import ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig
-from tgnas_jax.train import TrainConfig, train
+from tgnas_jax.train import TrainConfig, override, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--train-fraction", type=float, default=1.0)
     parser.add_argument("--seeds", default="0", help="comma-separated ensemble seeds per configuration")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override the base config")
+    parser.add_argument("--tag", default="", help="suffix of the result files")
     args = parser.parse_args()
     base = TrainConfig(
         model=ModelConfig(),
@@ -101,6 +103,9 @@ def main() -> None:
         train_fraction=args.train_fraction,
         seeds=tuple(int(s) for s in args.seeds.split(",")),
     )
+    for item in args.set:
+        field, _, raw = item.partition("=")
+        base = override(base, field, raw)
     command = (
         f"python benchmarks/predictor_grid.py --grid {args.grid} --epochs {args.epochs} "
         f"--train-fraction {args.train_fraction} --seeds {args.seeds}"
@@ -111,8 +116,8 @@ def main() -> None:
         rows[label] = run(cfg, args.data_dir)
         print(label, json.dumps(rows[label]), flush=True)
         payload = {"command": command, "base": dataclasses.asdict(base), "rows": rows}
-        (RESULTS / f"grid_{args.grid}.json").write_text(json.dumps(payload, indent=2) + "\n")
-        (RESULTS / f"grid_{args.grid}.md").write_text(markdown(args.grid, rows, command))
+        (RESULTS / f"grid_{args.grid}{args.tag}.json").write_text(json.dumps(payload, indent=2) + "\n")
+        (RESULTS / f"grid_{args.grid}{args.tag}.md").write_text(markdown(args.grid, rows, command))
     print(markdown(args.grid, rows, command))
 
 

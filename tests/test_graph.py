@@ -73,3 +73,8 @@ def test_wl_hash_is_isomorphism_invariant_and_label_sensitive():
     assert wl_hash(a, [-1, 0, 1, -2]) == wl_hash(swapped, [-1, 1, 0, -2])
     assert wl_hash(a, [-1, 0, 1, -2]) != wl_hash(a, [-1, 0, 0, -2])
     assert wl_hash(a, np.array([-1, 0, 1, -2], dtype=np.int8)) == wl_hash(a, [-1, 0, 1, -2])
+
+
+def test_prune_names_a_missing_output():
+    with pytest.raises(GraphError, match="'output'"):
+        prune(CHAIN, ("input", "conv", "conv"))

@@ -7,7 +7,7 @@ import pytest
 
 from tgnas_jax.data import load_nb101
 from tgnas_jax.model import ModelConfig
-from tgnas_jax.train import TrainConfig, _override, split_nb101, train
+from tgnas_jax.train import TrainConfig, override, split_nb101, train
 
 TINY = TrainConfig(
     model=ModelConfig(hidden=32, layers=2),
@@ -55,10 +55,10 @@ def test_split_keeps_transfer_operator_out_of_training(data_dir):
         split_nb101(table, dataclasses.replace(TINY, transfer_op="sep_conv_3x3"))
 
 
-def test_command_line_overrides_are_typed():
-    cfg = _override(TrainConfig(), "model.hidden", "64")
-    cfg = _override(cfg, "seeds", "0,1,2")
-    cfg = _override(cfg, "transfer_op", "none")
+def test_command_lineoverrides_are_typed():
+    cfg = override(TrainConfig(), "model.hidden", "64")
+    cfg = override(cfg, "seeds", "0,1,2")
+    cfg = override(cfg, "transfer_op", "none")
     assert cfg.model.hidden == 64 and cfg.seeds == (0, 1, 2) and cfg.transfer_op is None
     with pytest.raises(SystemExit, match="unknown config field"):
-        _override(cfg, "model.width", "3")
+        override(cfg, "model.width", "3")

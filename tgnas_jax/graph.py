@@ -172,6 +172,8 @@ def prune(adjacency: np.ndarray, ops: Sequence[str]) -> ArchGraph:
     """
     adjacency = np.asarray(adjacency, dtype=np.uint8)
     ops = tuple(ops)
+    if ops.count(OUTPUT) != 1:
+        raise GraphError(f"graph needs exactly one node named {OUTPUT!r}; ops are {list(ops)}")
     topological_order(adjacency)
     out = ops.index(OUTPUT)
     successors = _successors(adjacency)

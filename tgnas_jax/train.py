@@ -185,7 +185,7 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
     return predictor, report
 
 
-def _override(cfg: Any, dotted: str, raw: str) -> Any:
+def override(cfg: Any, dotted: str, raw: str) -> Any:
     """``model.hidden=64`` style overrides, typed by the field they replace."""
     head, _, rest = dotted.partition(".")
     fields = {f.name: f for f in dataclasses.fields(cfg)}
@@ -193,7 +193,7 @@ def _override(cfg: Any, dotted: str, raw: str) -> Any:
         raise SystemExit(f"unknown config field {dotted!r}; fields are {sorted(fields)}")
     current = getattr(cfg, head)
     if rest:
-        return dataclasses.replace(cfg, **{head: _override(current, rest, raw)})
+        return dataclasses.replace(cfg, **{head: override(current, rest, raw)})
     if isinstance(current, tuple):
         value: Any = tuple(int(v) for v in raw.split(","))
     elif isinstance(current, bool):
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         name, sep, raw = item.partition("=")
         if not sep:
             raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
-        cfg = _override(cfg, name, raw)
+        cfg = override(cfg, name, raw)
     predictor, report = train(cfg, args.data_dir, args.run_dir or args.out / "run")
     predictor.save(args.out, metadata={"train_config": dataclasses.asdict(cfg), "nb101": report})
     print(json.dumps(report, indent=2))
