@@ -77,3 +77,20 @@ def test_scoring_a_space_needs_the_space_for_strings():
     with pytest.raises(TypeError, match="space="):
         predictor.score(["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
     assert predictor.score(["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"], NB201Space())[0] == -np.inf
+
+
+def test_cost_blend_is_batch_independent_and_favours_larger_cells():
+    rng = np.random.default_rng(0)
+    ops = ("input", "output", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    vectors = {op: rng.normal(size=8).astype(np.float32) for op in ops}
+    base = _predictor()
+    blended = Predictor(base.model_config, base.embedding, base.members, vectors, cost_weight=100.0)
+    space = NB201Space()
+    archs = space.samples(20, seed=1)
+    together = blended.score(archs, space)
+    alone = np.concatenate([blended.score([a], space) for a in archs[:3]])
+    np.testing.assert_allclose(together[:3], alone, rtol=1e-5)
+    # With a dominant size prior the ranking follows FLOPs.
+    flops = np.array([space.num_flops(a) for a in archs])
+    live = np.isfinite(together)
+    assert np.argmax(np.where(live, together, -np.inf)) == np.argmax(np.where(live, flops, -1))

@@ -1,6 +1,22 @@
-"""tgnas-jax: TG-NAS zero-cost architecture scoring and search, in JAX."""
+"""tgnas-jax: TG-NAS zero-cost architecture scoring and search, in JAX.
 
-from tgnas_jax.batching import Budget, pad_batch, unpad_batch
-from tgnas_jax.graph import ArchGraph, GraphError
+The curated API: graphs and batching, the predictor, and (via ``tgnas_jax.spaces``) the spaces.
+"""
 
-__all__ = ["ArchGraph", "Budget", "GraphError", "pad_batch", "unpad_batch"]
+from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch
+from tgnas_jax.graph import ArchGraph, GraphError, prune
+from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
+
+__all__ = [
+    "ArchGraph",
+    "Budget",
+    "CheckpointError",
+    "EmbeddingConfig",
+    "GraphError",
+    "Predictor",
+    "dense_batch",
+    "load_predictor",
+    "pad_batch",
+    "prune",
+    "unpad_batch",
+]

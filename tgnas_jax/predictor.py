@@ -71,6 +71,26 @@ def operator_vectors(names: Sequence[str], cfg: EmbeddingConfig, reduction: PCA 
     return reduction.transform(vectors) if reduction is not None else vectors
 
 
+@dataclass(frozen=True)
+class CostBlend:
+    """GCN score plus a model-size prior, each standardised on a reference sample of the space.
+
+    ``score = z(gcn) + weight * z(log FLOPs)``. The weight is chosen on NB101's operator-transfer
+    hold-out (cells with an operator kept out of training), the split that imitates zero-shot use;
+    it works on numpy and jax arrays alike, so a search can apply it inside jit.
+    """
+
+    weight: float
+    score_mean: float
+    score_std: float
+    cost_mean: float
+    cost_std: float
+
+    def apply(self, scores: Any, log_flops: Any) -> Any:
+        z_score = (scores - self.score_mean) / self.score_std
+        return z_score + self.weight * (log_flops - self.cost_mean) / self.cost_std
+
+
 @dataclass
 class Predictor:
     """An ensemble of GCNs over a shared operator-embedding table."""
@@ -80,6 +100,8 @@ class Predictor:
     members: tuple[Any, ...]
     op_vectors: dict[str, np.ndarray]
     reduction: PCA | None = None
+    #: Weight of the model-size prior in :meth:`score` (0: the GCN alone); see :class:`CostBlend`.
+    cost_weight: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +123,7 @@ class Predictor:
             return jnp.where(fed, scores, BROKEN_SCORE)
 
         self._ensemble = jax.jit(ensemble)
+        self._blends: dict[tuple[str, str], CostBlend | None] = {}
         self._ensemble_dense = jax.jit(
             lambda stacked, adjacency, ops, mask, op_table, output_id: ensemble(
                 stacked, dense_batch(adjacency, ops, mask), op_table, output_id
@@ -169,21 +192,54 @@ class Predictor:
 
     def score(self, archs: Sequence[Any], space: SearchSpace | None = None) -> np.ndarray:
         """Scores of architectures: a space's objects or strings (with ``space``), ``ArchGraph``s,
-        or tuples of them (multi-cell architectures score the mean over their cells)."""
-        cells: list[tuple[ArchGraph, ...]] = []
-        for arch in archs:
-            if space is not None:
-                cells.append(space.to_graphs(space.parse(arch) if isinstance(arch, str) else arch))
-            elif isinstance(arch, ArchGraph):
-                cells.append((arch,))
-            elif isinstance(arch, tuple) and arch and all(isinstance(g, ArchGraph) for g in arch):
-                cells.append(arch)
-            else:
-                raise TypeError(f"cannot score {arch!r} without its search space: pass space=...")
+        or tuples of them (multi-cell architectures score the mean over their cells).
+
+        With ``space`` and a nonzero :attr:`cost_weight`, the GCN score is blended with the
+        space's FLOP count (:meth:`cost_blend`); raw graphs get the GCN score alone.
+        """
+        if space is not None:
+            parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
+            cells = [space.to_graphs(a) for a in parsed]
+        else:
+            cells = [_as_cells(a) for a in archs]
+        scores = self._score_cells(cells)
+        blend = self.cost_blend(space) if space is not None else None
+        if blend is not None:
+            scores = blend.apply(scores, np.log([space.num_flops(a) for a in parsed]))
+        return scores
+
+    def _score_cells(self, cells: Sequence[tuple[ArchGraph, ...]]) -> np.ndarray:
         flat = [g for group in cells for g in group]
         scores = self.score_graphs(flat)
         bounds = np.cumsum([0] + [len(group) for group in cells])
         return np.array([scores[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)], np.float32)
+
+    def cost_blend(self, space: SearchSpace, reference_size: int = 1024) -> CostBlend | None:
+        """The size prior for ``space``, or ``None`` (no weight, or a space without FLOP counts).
+
+        Both terms are standardised on a fixed random sample of the space (seed 0), so a score
+        does not depend on what else is in the batch.
+        """
+        if not self.cost_weight:
+            return None
+        key = (type(space).__name__, repr(sorted(vars(space).items())))
+        if key not in self._blends:
+            sample = space.samples(reference_size, seed=0)
+            try:
+                log_flops = np.log([space.num_flops(a) for a in sample])
+            except NotImplementedError:
+                self._blends[key] = None
+                return None
+            gcn = self._score_cells([space.to_graphs(a) for a in sample])
+            live = np.isfinite(gcn)
+            self._blends[key] = CostBlend(
+                weight=self.cost_weight,
+                score_mean=float(gcn[live].mean()),
+                score_std=float(gcn[live].std()),
+                cost_mean=float(log_flops.mean()),
+                cost_std=float(log_flops.std()),
+            )
+        return self._blends[key]
 
     # --------------------------------------------------------------- save/load
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
@@ -206,9 +262,18 @@ class Predictor:
             "model": asdict(self.model_config),
             "embedding": asdict(self.embedding),
             "num_members": len(self.members),
+            "cost_weight": self.cost_weight,
             "metadata": meta,
         }
         (path / "predictor.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
+
+
+def _as_cells(arch: Any) -> tuple[ArchGraph, ...]:
+    if isinstance(arch, ArchGraph):
+        return (arch,)
+    if isinstance(arch, tuple) and arch and all(isinstance(g, ArchGraph) for g in arch):
+        return arch
+    raise TypeError(f"cannot score {arch!r} without its search space: pass space=...")
 
 
 def _bucket(size: int) -> int:
@@ -244,4 +309,12 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
             f"predictor checkpoint at {str(path)!r} holds {len(members)} members, "
             f"its header says {header.get('num_members')}"
         )
-    return Predictor(model_config, embedding, members, op_vectors, reduction, header.get("metadata", {}))
+    return Predictor(
+        model_config,
+        embedding,
+        members,
+        op_vectors,
+        reduction=reduction,
+        cost_weight=float(header.get("cost_weight", 0.0)),
+        metadata=header.get("metadata", {}),
+    )

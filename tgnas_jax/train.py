@@ -50,6 +50,9 @@ class TrainConfig:
     min_accuracy: float = 0.5
     #: An NB101 operator kept out of training; cells using it form the transfer validation.
     transfer_op: str | None = None
+    #: Weight of the model-size prior blended into scores (see ``predictor.CostBlend``); chosen
+    #: on the operator-transfer hold-out, whose report lists tau for a range of weights.
+    cost_weight: float = 0.0
     #: Seeds of the ensemble members; the shipped predictor averages them.
     seeds: tuple[int, ...] = (0,)
     split_seed: int = 0
@@ -82,6 +85,17 @@ def split_nb101(table: NB101Table, cfg: TrainConfig) -> Split:
 
 def rank_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"kendall_tau": float(kendalltau(scores, truth)[0]), "spearman_rho": float(spearmanr(scores, truth)[0])}
+
+
+def cost_blend_taus(
+    scores: np.ndarray, log_flops: np.ndarray, truth: np.ndarray, weights: Sequence[float] = (0, 0.25, 0.5, 1, 2)
+) -> dict[str, float]:
+    """Kendall tau of ``z(score) + w * z(log FLOPs)`` per weight: the evidence for ``cost_weight``."""
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) / x.std()
+
+    return {str(w): float(kendalltau(z(scores) + w * z(log_flops), truth)[0]) for w in weights}
 
 
 def _dense(table: NB101Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -167,6 +181,7 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
         members=tuple(members),
         op_vectors=dict(zip(table.op_names, vectors, strict=True)),
         reduction=reduction,
+        cost_weight=cfg.cost_weight,
     )
     report: dict[str, Any] = {
         "train_cells": int(len(split.train)),
@@ -175,13 +190,12 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
         "members": member_metrics,
         "train_seconds": round(time.perf_counter() - started, 1),
     }
-    val_rows = _dense(table, split.val)
-    report["val"] = rank_metrics(predictor.score_dense(*val_rows, table.op_names), table.test_accuracy[split.val])
-    if len(split.transfer):
-        rows = _dense(table, split.transfer)
-        report["transfer"] = rank_metrics(
-            predictor.score_dense(*rows, table.op_names), table.test_accuracy[split.transfer]
-        )
+    for name, rows in (("val", split.val), ("transfer", split.transfer)):
+        if len(rows):
+            scores = predictor.score_dense(*_dense(table, rows), table.op_names)
+            truth = table.test_accuracy[rows]
+            report[name] = rank_metrics(scores, truth)
+            report[f"{name}_cost_blend_tau"] = cost_blend_taus(scores, np.log(table.flops[rows]), truth)
     return predictor, report
 
 
