@@ -48,6 +48,12 @@ def grid(name: str, base: TrainConfig) -> dict[str, TrainConfig]:
             "layer norm": {"model": dataclasses.replace(base.model, norm="layer")},
             "normalised embeddings": {"embedding": dataclasses.replace(base.embedding, normalize=True)},
             "2 layers": {"model": dataclasses.replace(base.model, layers=2)},
+            "global readout": {"model": dataclasses.replace(base.model, readout="global")},
+            "hidden 64": {"model": dataclasses.replace(base.model, hidden=64)},
+            "hidden 256": {"model": dataclasses.replace(base.model, hidden=256)},
+            "dropout 0.1": {"model": dataclasses.replace(base.model, dropout=0.1)},
+            "weight decay 1e-2": {"weight_decay": 1e-2},
+            "8 epochs": {"epochs": 2 * base.epochs},
         }
         return {label: dataclasses.replace(base, **changes) for label, changes in variants.items()}
     raise SystemExit(f"unknown grid {name!r}: choose table2, fraction or design")

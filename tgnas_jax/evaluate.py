@@ -9,6 +9,7 @@ the 9,445-cell subset they cover. NB201 is a test set here: nothing is tuned on 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -90,7 +91,8 @@ def _zc_comparison(scores: np.ndarray, table: NB201Table, data_dir: str | None) 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# Zero-shot NAS-Bench-201 ({report['cells']} cells, `{report['encoding']}` encoding)",
+        f"# Zero-shot NAS-Bench-201 ({report['cells']} cells, `{report['encoding']}` encoding, "
+        f"size-prior weight {report.get('cost_weight', 0.0)})",
         "",
         "| dataset | proxy | Kendall τ | Spearman ρ |",
         "|---|---|---|---|",
@@ -145,14 +147,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--predictor", type=Path, help="predictor checkpoint (default: the shipped one)")
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
     parser.add_argument("--encoding", choices=("pruned", "paper"), default="pruned")
+    parser.add_argument("--cost-weight", type=float, help="override the predictor's size-prior weight (0: GCN alone)")
     parser.add_argument("--out", type=Path, default=Path("results/nb201_zero_shot"), help="output prefix")
     args = parser.parse_args(argv)
-    report = evaluate(load_predictor(args.predictor), args.data_dir, args.encoding)
+    predictor = load_predictor(args.predictor)
+    if args.cost_weight is not None:
+        predictor = dataclasses.replace(predictor, cost_weight=args.cost_weight)
+    report = evaluate(predictor, args.data_dir, args.encoding)
+    report["cost_weight"] = predictor.cost_weight
     scores = report.pop("_scores")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
-    rank_scatter(scores, load_nb201(args.data_dir), args.out.with_suffix(".png"))
+    prefix = str(args.out)
+    Path(prefix + ".json").write_text(json.dumps(report, indent=2) + "\n")
+    Path(prefix + ".md").write_text(markdown(report))
+    rank_scatter(scores, load_nb201(args.data_dir), Path(prefix + ".png"))
     print(markdown(report))
     print(f"wrote {args.out}.json, .md and .png")
 
