@@ -103,8 +103,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override the base config")
     parser.add_argument("--tag", default="", help="suffix of the result files")
     args = parser.parse_args()
+    # The GCN alone (cost_weight 0): the grids compare what the network learnt. Each results file
+    # records its full base config; the design grids there ran on an earlier base (width 128).
     base = TrainConfig(
         model=ModelConfig(),
+        cost_weight=0.0,
         epochs=args.epochs,
         train_fraction=args.train_fraction,
         seeds=tuple(int(s) for s in args.seeds.split(",")),

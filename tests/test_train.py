@@ -15,6 +15,7 @@ TINY = TrainConfig(
     batch_size=128,
     train_fraction=0.01,
     val_size=1000,
+    seeds=(0,),
 )
 
 
@@ -56,9 +57,9 @@ def test_split_keeps_transfer_operator_out_of_training(data_dir):
 
 
 def test_command_lineoverrides_are_typed():
-    cfg = override(TrainConfig(), "model.hidden", "64")
+    cfg = override(TrainConfig(), "model.hidden", "32")
     cfg = override(cfg, "seeds", "0,1,2")
     cfg = override(cfg, "transfer_op", "none")
-    assert cfg.model.hidden == 64 and cfg.seeds == (0, 1, 2) and cfg.transfer_op is None
+    assert cfg.model.hidden == 32 and cfg.seeds == (0, 1, 2) and cfg.transfer_op is None
     with pytest.raises(SystemExit, match="unknown config field"):
         override(cfg, "model.width", "3")

@@ -23,14 +23,19 @@ Norm = Literal["graph", "layer", "none"]
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of the predictor (kept with every checkpoint)."""
+    """Architecture of the predictor (kept with every checkpoint).
 
-    hidden: int = 128
+    The defaults are the shipped predictor's, chosen on NB101 only (operator-transfer hold-out;
+    ``benchmarks/results/grid_design*.md``); width 64 rather than 128 keeps whole-space scoring
+    under a second on two CPU cores.
+    """
+
+    hidden: int = 64
     layers: int = 4
     #: "forward" propagates along data flow only (D_r^-1/2 (A^T + I) D_c^-1/2); "both" symmetrises.
     direction: Direction = "forward"
     #: "global": a virtual node fed by every node, read out at the end; "mean": masked mean pooling.
-    readout: Readout = "global"
+    readout: Readout = "mean"
     norm: Norm = "graph"
     dropout: float = 0.0
 

@@ -168,7 +168,7 @@ class Predictor:
             out[start:stop] = np.asarray(scores)[: stop - start]
         return out
 
-    def score_graphs(self, graphs: Sequence[ArchGraph], batch_size: int = 4096) -> np.ndarray:
+    def score_graphs(self, graphs: Sequence[ArchGraph], batch_size: int = 1024) -> np.ndarray:
         """One score per graph, packed into padded jraph batches of bucketed static shape.
 
         Identical graphs are scored once (a whole NB201 space holds 9,365 distinct pruned cells).
