@@ -62,23 +62,30 @@ def grid(name: str, base: TrainConfig) -> dict[str, TrainConfig]:
 def run(cfg: TrainConfig, data_dir: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     predictor, nb101 = train(cfg, data_dir)
-    zero_shot = evaluate(predictor, data_dir)
-    zero_shot.pop("_scores")
-    row = {
+    row: dict[str, Any] = {
         "nb101_val_tau": nb101["val"]["kendall_tau"],
         "nb101_val_rho": nb101["val"]["spearman_rho"],
         "seconds": round(time.perf_counter() - started, 1),
     }
     if "transfer" in nb101:
         row["nb101_transfer_tau"] = nb101["transfer"]["kendall_tau"]
+    if cfg.embedding.features == "onehot":
+        row["nb201"] = "n/a: one-hot features cannot represent NB201's operators"
+        return row
+    zero_shot = evaluate(predictor, data_dir)
+    zero_shot.pop("_scores")
     for key in ("cifar10", "cifar100", "imagenet16"):
         row[f"nb201_{key}_tau"] = zero_shot[key]["tg-nas"]["kendall_tau"]
         row[f"nb201_{key}_rho"] = zero_shot[key]["tg-nas"]["spearman_rho"]
     return row
 
 
+def _cell(column: str, value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) and column != "seconds" else str(value)
+
+
 def markdown(name: str, rows: dict[str, dict[str, Any]], command: str) -> str:
-    columns = list(next(iter(rows.values())))
+    columns = list(dict.fromkeys(k for row in rows.values() for k in row))
     lines = [
         f"# Predictor grid `{name}`",
         "",
@@ -88,7 +95,7 @@ def markdown(name: str, rows: dict[str, dict[str, Any]], command: str) -> str:
         "|---" * (len(columns) + 1) + "|",
     ]
     for label, row in rows.items():
-        cells = [f"{v:.3f}" if isinstance(v, float) and not k.endswith("seconds") else str(v) for k, v in row.items()]
+        cells = [_cell(column, row.get(column, "")) for column in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
