@@ -11,7 +11,7 @@ graphs inside jit switches nodes and edges off the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import jax
@@ -129,6 +129,26 @@ def unpad_batch(batch: jraph.GraphsTuple, vocab: Sequence[str], num_graphs: int)
         adjacency[senders[e] - lo, receivers[e] - lo] = 1
         graphs.append(ArchGraph(adjacency, tuple(vocab[i] for i in nodes[lo:hi])))
     return graphs
+
+
+def map_dense_chunks(
+    fn: Callable[[np.ndarray, np.ndarray, np.ndarray], jax.Array],
+    adjacency: np.ndarray,
+    ops: np.ndarray,
+    mask: np.ndarray,
+    size: int,
+) -> np.ndarray:
+    """``fn`` over fixed-size chunks of dense cells, the last one zero-padded: one compiled shape."""
+    total = len(ops)
+    out = np.empty(total, np.float32)
+    for start in range(0, total, size):
+        stop = min(start + size, total)
+        pad = size - (stop - start)
+        chunk = [
+            np.concatenate([x[start:stop], np.zeros((pad, *x.shape[1:]), x.dtype)]) for x in (adjacency, ops, mask)
+        ]
+        out[start:stop] = np.asarray(fn(*chunk))[: stop - start]
+    return out
 
 
 def dense_batch(adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jraph.GraphsTuple:

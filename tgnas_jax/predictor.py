@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from tgnas_jax.batching import Budget, dense_batch, pad_batch
+from tgnas_jax.batching import Budget, dense_batch, map_dense_chunks, pad_batch
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig
@@ -155,18 +155,11 @@ class Predictor:
     ) -> np.ndarray:
         """Scores of dense cells (``ops`` index ``vocab``), in fixed-size chunks."""
         table, output_id = self.op_table(vocab), _output_id(vocab)
-        total = len(ops)
-        size = min(batch_size, _bucket(total))
-        out = np.empty(total, np.float32)
-        for start in range(0, total, size):
-            stop = min(start + size, total)
-            pad = size - (stop - start)
-            chunk = [
-                np.concatenate([x[start:stop], np.zeros((pad, *x.shape[1:]), x.dtype)]) for x in (adjacency, ops, mask)
-            ]
-            scores = self._ensemble_dense(self._stacked, *chunk, table, output_id)
-            out[start:stop] = np.asarray(scores)[: stop - start]
-        return out
+
+        def scores(a: np.ndarray, o: np.ndarray, m: np.ndarray) -> jax.Array:
+            return self._ensemble_dense(self._stacked, a, o, m, table, output_id)
+
+        return map_dense_chunks(scores, adjacency, ops, mask, min(batch_size, _bucket(len(ops))))
 
     def score_graphs(self, graphs: Sequence[ArchGraph], batch_size: int = 1024) -> np.ndarray:
         """One score per graph, packed into padded jraph batches of bucketed static shape.

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tgnas_jax.batching import dense_batch
+from tgnas_jax.batching import dense_batch, map_dense_chunks
 from tgnas_jax.model import GCN
 
 Loss = Literal["mse", "pairwise", "mse+pairwise"]
@@ -95,13 +95,4 @@ def predict_all(
     batch_size: int = 4096,
 ) -> np.ndarray:
     """Scores of a whole table, in fixed-size chunks (the last one padded) to compile once."""
-    total = len(ops)
-    out = np.empty(total, np.float32)
-    for start in range(0, total, batch_size):
-        stop = min(start + batch_size, total)
-        pad = batch_size - (stop - start)
-        chunk = [
-            np.concatenate([a[start:stop], np.zeros((pad, *a.shape[1:]), a.dtype)]) for a in (adjacency, ops, mask)
-        ]
-        out[start:stop] = np.asarray(predict(params, *chunk, op_table))[: stop - start]
-    return out
+    return map_dense_chunks(lambda a, o, m: predict(params, a, o, m, op_table), adjacency, ops, mask, batch_size)
