@@ -1,11 +1,12 @@
 """tgnas-jax: TG-NAS zero-cost architecture scoring and search, in JAX.
 
-The curated API: graphs and batching, the predictor, and (via ``tgnas_jax.spaces``) the spaces.
+The curated API: graphs and batching, the predictor, search, and (via ``tgnas_jax.spaces``) the spaces.
 """
 
 from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch
 from tgnas_jax.graph import ArchGraph, GraphError, prune
 from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
+from tgnas_jax.search import SearchResult, predicted_scores, search
 
 __all__ = [
     "ArchGraph",
@@ -14,9 +15,12 @@ __all__ = [
     "EmbeddingConfig",
     "GraphError",
     "Predictor",
+    "SearchResult",
     "dense_batch",
     "load_predictor",
     "pad_batch",
+    "predicted_scores",
     "prune",
+    "search",
     "unpad_batch",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -144,10 +144,14 @@ class Predictor:
             self.op_vectors.update(zip(missing, vectors, strict=True))
         return jnp.asarray(np.stack([self.op_vectors[op] for op in vocab]))
 
-    def jitted_scorer(self, vocab: Sequence[str]) -> Any:
-        """``f(graph) -> scores`` closed over this predictor, for use inside a caller's jit."""
-        table, output_id, stacked = self.op_table(vocab), _output_id(vocab), self._stacked
-        return lambda graph: self._ensemble(stacked, graph, table, output_id)
+    def scoring_fn(self, vocab: Sequence[str]) -> tuple[Callable[[Any, Any], jax.Array], Any]:
+        """``(f, weights)`` with ``f(weights, graph) -> scores`` (GCN ensemble, broken cells -inf).
+
+        A search passes ``weights`` through its own jit as an argument rather than baking them
+        into the program as constants: compilation stays fast and one program serves any weights.
+        """
+        weights = (self._stacked, self.op_table(vocab), _output_id(vocab))
+        return (lambda w, graph: self._ensemble(w[0], graph, w[1], w[2])), weights
 
     # ------------------------------------------------------------------ scoring
     def score_dense(
@@ -171,7 +175,7 @@ class Predictor:
         slot = {g: i for i, g in enumerate(dict.fromkeys(graphs))}
         unique = list(slot)
         vocab = tuple(dict.fromkeys(op for g in unique for op in g.ops))
-        scorer = self.jitted_scorer(vocab)
+        scorer, weights = self.scoring_fn(vocab)
         size = min(batch_size, _bucket(len(unique)))
         budget = Budget.for_batch(
             size, _bucket(max(g.num_nodes for g in unique)), _bucket(max(g.num_edges for g in unique))
@@ -180,7 +184,7 @@ class Predictor:
         for start in range(0, len(unique), size):
             chunk = unique[start : start + size]
             batch, _ = pad_batch(chunk, budget, vocab)
-            scores[start : start + len(chunk)] = np.asarray(scorer(batch))[: len(chunk)]
+            scores[start : start + len(chunk)] = np.asarray(scorer(weights, batch))[: len(chunk)]
         return scores[[slot[g] for g in graphs]]
 
     def score(self, archs: Sequence[Any], space: SearchSpace | None = None) -> np.ndarray:

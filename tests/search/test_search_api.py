@@ -1,0 +1,65 @@
+"""``search()``: options are checked, budgets always hold, the hybrid keeps the better run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tgnas_jax.predictor import Predictor
+from tgnas_jax.search import SearchResult, search
+from tgnas_jax.spaces import NB201Space
+
+#: Well below what the tiny predictor prefers unconstrained, well above the smallest NB201 cell (73,306 / 7.8 M).
+MAX_PARAMS, MAX_FLOPS = 300_000, 40_000_000
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"space": "nb999"}, "unknown search space 'nb999'"),
+        ({"space": 201}, "space must be a SearchSpace"),
+        ({"method": "anneal"}, "unknown search method 'anneal'"),
+        ({"population": 0}, "population must be an integer >= 4, got 0"),
+        ({"population": -8}, "population must be an integer >= 4, got -8"),
+        ({"population": 3}, "population must be an integer >= 4, got 3"),
+        ({"generations": 0}, "generations must be an integer >= 1, got 0"),
+        ({"max_params": -5}, "max_params must be a positive number"),
+        ({"max_params": 10}, "max_params=10 is below every nb201 architecture: the smallest achievable is 73,306"),
+        (
+            {"max_flops": 1e6},
+            "max_flops=1,000,000 is below every nb201 architecture: the smallest achievable is 7,783,050",
+        ),
+        ({"space": "darts", "max_params": 2e6}, "the smallest achievable is 2,427,232"),
+        ({"space": "nb101", "max_flops": 1e9}, "the nb101 search defines no params / flops budget"),
+    ],
+)
+def test_bad_options_are_named(options: dict, message: str, predictor: Predictor) -> None:
+    options = {"space": "nb201", **options}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        search(options.pop("space"), predictor, **options)
+
+
+def _fits(result: SearchResult) -> bool:
+    return result.params <= MAX_PARAMS and result.flops <= MAX_FLOPS
+
+
+def test_pruning_and_evolution_keep_within_the_budget(predictor: Predictor) -> None:
+    free = search(NB201Space(), predictor)
+    assert not _fits(free)  # the budget binds
+    result = search(NB201Space(), predictor, max_params=MAX_PARAMS, max_flops=MAX_FLOPS)
+    assert _fits(result) and all(_fits(part) for part in result.parts.values())
+    assert result.score <= free.score
+
+
+def test_the_hybrid_keeps_the_better_of_pruning_and_evolution(predictor: Predictor) -> None:
+    result = search(NB201Space(), predictor)
+    parts = result.parts
+    assert set(parts) == {"prune", "evolve"}
+    best = max(parts.values(), key=lambda part: part.score)
+    assert (result.arch, result.score) == (best.arch, best.score)
+    assert result.evaluations == sum(part.evaluations for part in parts.values())
+    assert result.seconds >= max(part.seconds for part in parts.values())
+    summary = json.loads(json.dumps(result.to_dict()))
+    assert summary["arch"] == NB201Space().format(result.arch)
+    assert set(summary["parts"]) == {"prune", "evolve"}

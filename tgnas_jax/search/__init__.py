@@ -1,0 +1,28 @@
+"""Architecture search with the predictor: supernet pruning, differential evolution, and both.
+
+``search(space, predictor, method="hybrid")`` returns a :class:`SearchResult`;
+``python -m tgnas_jax.search`` is the command line. Each search is one jitted XLA program.
+"""
+
+from tgnas_jax.search.api import (
+    DEFAULT_GENERATIONS,
+    DEFAULT_POPULATION,
+    METHODS,
+    SearchResult,
+    predicted_scores,
+    search,
+)
+from tgnas_jax.search.encoding import Encoding, encoding_for
+from tgnas_jax.search.problem import Limits
+
+__all__ = [
+    "DEFAULT_GENERATIONS",
+    "DEFAULT_POPULATION",
+    "METHODS",
+    "Encoding",
+    "Limits",
+    "SearchResult",
+    "encoding_for",
+    "predicted_scores",
+    "search",
+]

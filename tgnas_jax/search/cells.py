@@ -1,0 +1,128 @@
+"""Cells as fixed-slot templates, rendered to predictor batches inside jit.
+
+Every space is searched through one shape: a cell is a few ``input`` nodes, a row of *slots*
+and one ``output``, wired at the level of slots. A slot holds ``K`` operator nodes in parallel,
+each switched on or off, so the same template renders a single architecture (one op per slot,
+``K == 1``) and a supernet (every remaining op of every slot) as operator-node DAGs with static
+shapes. Switched-off nodes and the zero-weight edges around them take no part in the GCN, which
+is what lets a jitted search build thousands of candidates without leaving XLA.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+
+#: Vocabulary ids of the ``input`` and ``output`` nodes and of the first op: a searched vocabulary
+#: is ``(input, output, *ops)``.
+INPUT_ID, OUTPUT_ID, FIRST_OP_ID = 0, 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class CellTemplate:
+    """The static wiring of one cell type.
+
+    ``wiring`` is the ``(N, N)`` cell-level adjacency (``N = inputs + slots + 1``, inputs first,
+    output last) of every connection the space allows; an architecture may switch some off (NB101).
+    With ``drop_dead`` set, rendering mirrors :func:`tgnas_jax.graph.prune`: operator nodes that
+    lie on no input -> output path are switched off, inputs and the output always stay.
+    """
+
+    num_inputs: int
+    wiring: np.ndarray
+    drop_dead: bool
+
+    @property
+    def num_slots(self) -> int:
+        return len(self.wiring) - self.num_inputs - 1
+
+    def expansion(self, width: int) -> np.ndarray:
+        """``(N, n)`` 0/1 map of each cell node onto its operator nodes (a slot onto ``width`` of them)."""
+        return _expansion(self.num_inputs, self.num_slots, width)
+
+    def structure(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Static ``(senders, receivers)`` of every edge a rendered cell can have."""
+        expand = self.expansion(width)
+        return np.nonzero(expand.T @ self.wiring @ expand)
+
+    def render(
+        self, op_ids: jax.Array, alive: jax.Array, wiring: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Dense ``(adjacency[n, n], ops[n], mask[n])`` of one cell; jittable.
+
+        ``op_ids[S, K]`` are vocabulary ids of each slot's parallel ops, ``alive[S, K]`` which of
+        them exist; ``wiring`` overrides the template's (a subset of it) for spaces whose edges
+        are searched. Inputs get id :data:`INPUT_ID`, the output :data:`OUTPUT_ID`.
+        """
+        width = op_ids.shape[1]
+        expand = jnp.asarray(self.expansion(width))
+        cell_wiring = jnp.asarray(self.wiring if wiring is None else wiring, jnp.float32)
+        adjacency = expand.T @ cell_wiring @ expand
+        ends = jnp.ones(self.num_inputs), jnp.ones(1)
+        present = jnp.concatenate([ends[0], alive.reshape(-1).astype(jnp.float32), ends[1]])
+        if self.drop_dead:
+            present = self._live(adjacency, present)
+        ops = jnp.concatenate([jnp.full(self.num_inputs, INPUT_ID), op_ids.reshape(-1), jnp.full(1, OUTPUT_ID)])
+        return adjacency, ops.astype(jnp.int32), present
+
+    def _live(self, adjacency: jax.Array, present: jax.Array) -> jax.Array:
+        """``present`` restricted to nodes on an input -> output path (inputs and output kept)."""
+        n = adjacency.shape[0]
+        edges = adjacency * present[:, None] * present[None, :]
+        is_input = jnp.arange(n) < self.num_inputs
+        is_output = jnp.arange(n) == n - 1
+
+        def hop(_: int, reach: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            forward, backward = reach
+            return (
+                jnp.maximum(forward, (forward[:, None] * edges).max(axis=0)),
+                jnp.maximum(backward, (edges * backward[None, :]).max(axis=1)),
+            )
+
+        # Paths visit each cell node at most once, so len(wiring) hops reach everything reachable.
+        start = is_input.astype(jnp.float32), is_output.astype(jnp.float32)
+        forward, backward = jax.lax.fori_loop(0, len(self.wiring), hop, start)
+        return jnp.where(is_input | is_output, 1.0, present * forward * backward)
+
+
+@functools.cache
+def _expansion(num_inputs: int, num_slots: int, width: int) -> np.ndarray:
+    cell_nodes = num_inputs + num_slots + 1
+    expand = np.zeros((cell_nodes, num_inputs + num_slots * width + 1), np.float32)
+    expand[np.arange(num_inputs), np.arange(num_inputs)] = 1
+    for slot in range(num_slots):
+        start = num_inputs + slot * width
+        expand[num_inputs + slot, start : start + width] = 1
+    expand[-1, -1] = 1
+    expand.setflags(write=False)
+    return expand
+
+
+def cell_batch(
+    adjacency: jax.Array, ops: jax.Array, mask: jax.Array, structure: tuple[np.ndarray, np.ndarray]
+) -> jraph.GraphsTuple:
+    """A predictor batch of ``B`` rendered cells, one edge slot per *possible* edge.
+
+    The same layout as :func:`tgnas_jax.batching.dense_batch`, but only the template's
+    ``structure`` gets edge slots rather than all ``n * n`` pairs: a DARTS supernet cell has
+    115 nodes and about a thousand possible edges, not 13,225.
+    """
+    batch, n = ops.shape
+    senders, receivers = (jnp.asarray(x, jnp.int32) for x in structure)
+    mask = mask.astype(jnp.float32)
+    weight = adjacency[:, senders, receivers] * mask[:, senders] * mask[:, receivers]
+    offset = (jnp.arange(batch, dtype=jnp.int32) * n)[:, None]
+    return jraph.GraphsTuple(
+        nodes={"op": jnp.maximum(ops, 0).reshape(-1), "mask": mask.reshape(-1)},
+        edges=weight.reshape(-1),
+        senders=(offset + senders).reshape(-1),
+        receivers=(offset + receivers).reshape(-1),
+        globals=None,
+        n_node=jnp.full((batch,), n, jnp.int32),
+        n_edge=jnp.full((batch,), len(structure[0]), jnp.int32),
+    )

@@ -1,0 +1,475 @@
+"""Per-space genomes: discrete *choices*, their continuous genes, and how both become cells.
+
+An architecture is a vector of integer choices, choice ``i`` taking ``cardinality[i]`` values.
+Evolution works on genes in ``[0, 1]`` with the values of each choice mapped evenly onto that
+interval (paper section 3.4); :meth:`Encoding.decode` discretises them. Each encoding turns
+choices into the ops of its cell slots (jittable), and back and forth to the space's own
+architecture objects on the host, so the jitted search and ``space.to_graphs`` see the same cells.
+
+* NB201: six choices, the op of each edge; a slot per edge.
+* DARTS: per cell and intermediate node, one choice of the *pair* of distinct inputs and one op
+  for each of the two edges; a slot per possible edge (14 per cell), the unchosen ones ``none``.
+* NB101: 21 edge bits of the upper-triangular adjacency and the op of each of the 5 inner nodes.
+
+Parameter / FLOP counts are additive over slots for NB201 and DARTS (a constant plus one term
+per slot and op), so budgets are checked inside jit from a table measured once on the host; the
+same kind of table gives the FLOPs the predictor's model-size prior reads (``Predictor.cost_blend``).
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import itertools
+from typing import Any, Generic, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tgnas_jax.graph import INPUT, OUTPUT
+from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate
+from tgnas_jax.spaces.base import SearchSpace
+from tgnas_jax.spaces.darts import (
+    DERIVABLE_OPS,
+    EDGES_PER_NODE,
+    INTERMEDIATE,
+    NUM_INPUTS,
+    DartsSpace,
+    Genotype,
+    network_size,
+)
+from tgnas_jax.spaces.darts import OPS as DARTS_OPS
+from tgnas_jax.spaces.nb101 import MAX_EDGES, MAX_VERTICES, NB101Arch, NB101Space
+from tgnas_jax.spaces.nb201 import EDGES, NB201Arch, NB201Space
+
+Arch = TypeVar("Arch")
+#: The size metrics a budget may bound, in the order of :meth:`Encoding.cost`.
+METRICS = ("params", "flops")
+NONE = "none"
+#: Size term of a slot with no op left (never happens: every slot keeps one); above any op's own term.
+UNREACHABLE = 2**30
+
+
+class Encoding(abc.ABC, Generic[Arch]):
+    """How one search space is searched: its choices, cells, supernet and size tables.
+
+    Subclasses set ``space``, ``template`` (shared by all ``num_cells`` cell types),
+    ``cardinality``, ``supernet_ops`` (the ops each supernet slot starts with), ``cost_tables``
+    (``metric -> (constant, table[C, S, len(space.ops)])``, the sizes budgets bound) and
+    ``prior_table`` (the same for ``space.num_flops`` as called without options, which the
+    predictor's size prior reads; ``None`` where the space counts no FLOPs), and implement the
+    methods below.
+    """
+
+    space: SearchSpace[Arch]
+    template: CellTemplate
+    num_cells: int
+    cardinality: np.ndarray
+    supernet_ops: tuple[str, ...]
+    cost_tables: dict[str, tuple[int, np.ndarray]]
+    prior_table: tuple[int, np.ndarray] | None
+
+    @property
+    def vocab(self) -> tuple[str, ...]:
+        """Predictor vocabulary, in the order :mod:`tgnas_jax.search.cells` renders ids."""
+        return (INPUT, OUTPUT, *self.space.ops)
+
+    @property
+    def num_genes(self) -> int:
+        return len(self.cardinality)
+
+    @property
+    def pruned(self) -> bool:
+        """``none`` gets no node and ops off every input -> output path are dropped."""
+        return self.template.drop_dead
+
+    # ---------------------------------------------------------------- abstract
+    @abc.abstractmethod
+    def slot_ops(self, choices: jax.Array) -> jax.Array:
+        """``[C, S]`` index into ``space.ops`` of each slot's op; jittable, one architecture."""
+
+    @abc.abstractmethod
+    def to_arch(self, choices: np.ndarray) -> Arch:
+        """The space's architecture object for host-side choices."""
+
+    @abc.abstractmethod
+    def from_arch(self, arch: Arch) -> np.ndarray:
+        """The choices of ``arch``; ``ValueError`` when the encoding cannot express it."""
+
+    @abc.abstractmethod
+    def sizes(self, arch: Arch) -> dict[str, int]:
+        """``{"params": ..., "flops": ...}`` of ``arch`` as budgets count them (empty where undefined)."""
+
+    # ----------------------------------------------------------------- hooks
+    def wiring(self, choices: jax.Array) -> jax.Array | None:
+        """``[C, N, N]`` cell wiring chosen by ``choices``, or ``None`` when the wiring is fixed."""
+        del choices
+        return None
+
+    def valid(self, choices: jax.Array, masks: jax.Array, adjacency: jax.Array) -> jax.Array:
+        """Space rules the graph itself does not enforce (NB101's edge limit); jittable."""
+        del choices, masks, adjacency
+        return jnp.asarray(True)
+
+    def min_cost(self, alive: jax.Array, table: jax.Array) -> jax.Array:
+        """Least size any architecture derivable from supernet ``alive[C, S, K]`` can have, less the constant.
+
+        ``table[C, S, K]`` is the metric's per-slot term for each supernet op; every slot keeps one op.
+        """
+        return jnp.where(alive, table, UNREACHABLE).min(axis=-1).sum()
+
+    # --------------------------------------------------------------- concrete
+    def decode(self, genes: jax.Array) -> jax.Array:
+        """Genes in ``[0, 1]`` -> choices, each value owning an equal share of the interval; jittable."""
+        cardinality = jnp.asarray(self.cardinality)
+        return jnp.clip(jnp.floor(genes * cardinality), 0, cardinality - 1).astype(jnp.int32)
+
+    def encode(self, choices: np.ndarray) -> np.ndarray:
+        """Genes at the centre of each choice's share; ``decode(encode(c)) == c``."""
+        return ((np.asarray(choices) + 0.5) / self.cardinality).astype(np.float32)
+
+    def cells(self, choices: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Rendered ``(adjacency[C, n, n], ops[C, n], mask[C, n])`` of one architecture; jittable."""
+        ops = self.slot_ops(choices)
+        if self.pruned and NONE in self.space.ops:
+            alive = ops != self.space.ops.index(NONE)
+        else:
+            alive = jnp.ones_like(ops, bool)
+        wiring = self.wiring(choices)
+        render = self.template.render
+        if wiring is None:
+            return jax.vmap(lambda o, a: render(o[:, None] + FIRST_OP_ID, a[:, None]))(ops, alive)
+        return jax.vmap(lambda o, a, w: render(o[:, None] + FIRST_OP_ID, a[:, None], w))(ops, alive, wiring)
+
+    def supernet_cell(
+        self, alive: jax.Array, wiring: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Rendered supernet cell whose slots hold the ``supernet_ops`` marked in ``alive[S, K]``; jittable."""
+        op_ids = jnp.broadcast_to(jnp.asarray(self.supernet_index) + FIRST_OP_ID, alive.shape)
+        if self.pruned and NONE in self.supernet_ops:
+            alive = alive & (jnp.arange(alive.shape[-1]) != self.supernet_ops.index(NONE))
+        return self.template.render(op_ids, alive, wiring)
+
+    @property
+    def supernet_index(self) -> np.ndarray:
+        """Index into ``space.ops`` of each supernet op."""
+        return np.array([self.space.ops.index(op) for op in self.supernet_ops], np.int32)
+
+    def initial_alive(self) -> np.ndarray:
+        """``[C, S, K]``: the supernet every slot of which holds every supernet op."""
+        return np.ones((self.num_cells, self.template.num_slots, len(self.supernet_ops)), bool)
+
+    def cost(self, choices: jax.Array) -> jax.Array:
+        """``[len(METRICS)]`` int32 size of one architecture from the additive tables; jittable."""
+        return jnp.stack([_table_sum(pair, self.slot_ops(choices)) for pair in self._tables()])
+
+    def prior_flops(self, choices: jax.Array) -> jax.Array:
+        """FLOPs of one architecture as the predictor's size prior counts them; jittable."""
+        return _table_sum(self._prior(), self.slot_ops(choices))
+
+    def supernet_prior_terms(self) -> np.ndarray:
+        """``[C, S, K]`` prior FLOPs of each supernet op: a supernet computes all its ops."""
+        return self._prior()[1][:, :, self.supernet_index]
+
+    def _prior(self) -> tuple[int, np.ndarray]:
+        if self.prior_table is None:
+            raise ValueError(f"the {self.space.name} space counts no FLOPs for the predictor's size prior")
+        return self.prior_table
+
+    def cheapest(self) -> np.ndarray:
+        """Choices of a valid architecture of least size: per slot its smallest op that carries data.
+
+        Spaces with one op per slot only; ties go to ``space.ops`` order.
+        """
+        weights = _normalised(self.supernet_tables())[0]
+        weights[:, [op == NONE for op in self.supernet_ops]] = np.inf
+        return self.supernet_index[weights.argmin(axis=-1)]
+
+    def supernet_tables(self) -> np.ndarray:
+        """``[len(METRICS), C, S, K]`` per-slot size terms of each supernet op."""
+        return np.stack([table[:, :, self.supernet_index] for _, table in self._tables()])
+
+    def constants(self) -> np.ndarray:
+        return np.array([const for const, _ in self._tables()], np.int64)
+
+    def _tables(self) -> list[tuple[int, np.ndarray]]:
+        missing = [m for m in METRICS if m not in self.cost_tables]
+        if missing:
+            raise ValueError(f"the {self.space.name} search defines no {' / '.join(missing)} budget")
+        return [self.cost_tables[m] for m in METRICS]
+
+
+def _table_sum(pair: tuple[int, np.ndarray], slot_ops: jax.Array) -> jax.Array:
+    """``constant + sum of table[c, s, op]`` over the slots' ops, in exact int32."""
+    constant, table = pair
+    cells = jnp.arange(slot_ops.shape[0])[:, None]
+    slots = jnp.arange(slot_ops.shape[1])[None, :]
+    return jnp.asarray(table, jnp.int32)[cells, slots, slot_ops].sum() + constant
+
+
+def _normalised(tables: np.ndarray) -> np.ndarray:
+    """``[C, S, K]`` sum over metrics of each term relative to the metric's largest: one size to minimise."""
+    return (tables / np.maximum(tables.max(axis=(1, 2, 3), keepdims=True), 1)).sum(axis=0)
+
+
+# ---------------------------------------------------------------------------------- NB201
+
+
+def _nb201_wiring() -> np.ndarray:
+    """Cell-level wiring of NB201 read as an operator-node DAG: input, the 6 edge slots, output."""
+    size = len(EDGES) + 2
+    wiring = np.zeros((size, size), np.float32)
+    last = max(target for _, target in EDGES)
+    for a, (source, target) in enumerate(EDGES, start=1):
+        wiring[0, a] = source == 0
+        wiring[a, -1] = target == last
+        for b, (next_source, _) in enumerate(EDGES, start=1):
+            wiring[a, b] = next_source == target
+    return wiring
+
+
+def _nb201_tables(space: NB201Space) -> dict[str, tuple[int, np.ndarray]]:
+    """Additive NB201 size tables: the all-``none`` cell, then one edge at a time."""
+    tables = {}
+    for metric, measure in (("params", space.num_params), ("flops", space.num_flops)):
+        base = int(measure((NONE,) * len(EDGES)))
+        table = [
+            [measure(tuple(op if e == slot else NONE for e in range(len(EDGES)))) - base for op in space.ops]
+            for slot in range(len(EDGES))
+        ]
+        tables[metric] = (base, np.array([table], np.int64))
+    return tables
+
+
+class NB201Encoding(Encoding[NB201Arch]):
+    """Six choices, the op of each edge (``space.ops`` order); one slot per edge."""
+
+    num_cells = 1
+
+    def __init__(self, space: NB201Space) -> None:
+        self.space = space
+        self.template = CellTemplate(num_inputs=1, wiring=_nb201_wiring(), drop_dead=space.encoding == "pruned")
+        self.cardinality = np.full(len(EDGES), len(space.ops), np.int32)
+        self.supernet_ops = space.ops
+        self.cost_tables = _nb201_tables(space)
+        self.prior_table = self.cost_tables["flops"]
+
+    def slot_ops(self, choices: jax.Array) -> jax.Array:
+        return choices[None, :]
+
+    def to_arch(self, choices: np.ndarray) -> NB201Arch:
+        return tuple(self.space.ops[int(c)] for c in choices)
+
+    def from_arch(self, arch: NB201Arch) -> np.ndarray:
+        return np.array([self.space.ops.index(op) for op in arch], np.int32)
+
+    def sizes(self, arch: NB201Arch) -> dict[str, int]:
+        return {"params": int(self.space.num_params(arch)), "flops": int(self.space.num_flops(arch))}
+
+
+# ---------------------------------------------------------------------------------- DARTS
+
+#: DARTS's 14 candidate edges of a cell, ``(source, node)``, grouped by node: slot ``k`` is ``DARTS_EDGES[k]``.
+DARTS_EDGES = tuple((source, node) for node in INTERMEDIATE for source in range(node))
+#: Each node's unordered input pairs, in ``itertools.combinations`` order.
+DARTS_PAIRS = {node: tuple(itertools.combinations(range(node), EDGES_PER_NODE)) for node in INTERMEDIATE}
+#: The setting budgets and reported sizes refer to: ImageNet mobile (C=48, 14 cells), as paper Table 5.
+DARTS_SETTING = "imagenet"
+#: The setting of ``DartsSpace.num_flops`` without options.
+PRIOR_SETTING = "cifar10"
+_GENES_PER_NODE = 1 + EDGES_PER_NODE
+
+
+def _darts_wiring() -> np.ndarray:
+    """Inputs, the 14 edge slots, output: an edge ``j -> i`` reads input ``j`` or every edge entering ``j``."""
+    size = NUM_INPUTS + len(DARTS_EDGES) + 1
+    wiring = np.zeros((size, size), np.float32)
+    for k, (source, _) in enumerate(DARTS_EDGES):
+        slot = NUM_INPUTS + k
+        if source < NUM_INPUTS:
+            wiring[source, slot] = 1
+        for e, (_, node) in enumerate(DARTS_EDGES):
+            wiring[NUM_INPUTS + e, slot] = node == source
+        wiring[slot, -1] = 1  # every intermediate node is concatenated into the output
+    return wiring
+
+
+def _darts_slot(source: int, node: int) -> int:
+    return DARTS_EDGES.index((source, node))
+
+
+@functools.cache
+def _darts_tables(setting: str) -> dict[str, tuple[int, np.ndarray]]:
+    """Additive DARTS size tables: a genotype of ``none`` edges, then one edge at a time."""
+    base_cell = tuple(edge for _ in INTERMEDIATE for edge in ((NONE, 0), (NONE, 1)))
+
+    def genotype_with(cell: int, slot: int, op: str) -> Genotype:
+        source, node = DARTS_EDGES[slot]
+        other = 1 if source == 0 else 0
+        edges = list(base_cell)
+        first = (node - NUM_INPUTS) * EDGES_PER_NODE
+        edges[first : first + EDGES_PER_NODE] = [(op, source), (NONE, other)]
+        cells = [base_cell, base_cell]
+        cells[cell] = tuple(edges)
+        return Genotype(cells[0], INTERMEDIATE, cells[1], INTERMEDIATE)
+
+    base = network_size(Genotype(base_cell, INTERMEDIATE, base_cell, INTERMEDIATE), setting)
+    sizes = np.zeros((len(METRICS), 2, len(DARTS_EDGES), len(DARTS_OPS)), np.int64)
+    for c, s, (o, op) in itertools.product(range(2), range(len(DARTS_EDGES)), enumerate(DARTS_OPS)):
+        sizes[:, c, s, o] = network_size(genotype_with(c, s, op), setting)
+    return {metric: (int(base[m]), sizes[m] - base[m]) for m, metric in enumerate(METRICS)}
+
+
+class DartsEncoding(Encoding[Genotype]):
+    """Per cell (normal, reduce) and node: ``[pair, op of the lower input, op of the higher]``.
+
+    Ops are :data:`DERIVABLE_OPS` (never ``none``: a DARTS genotype has none), and the pair
+    choice makes the two inputs distinct by construction, so every choice vector is a valid
+    genotype. Slots are all 14 possible edges; the 6 unchosen ones hold ``none``.
+    """
+
+    num_cells = 2
+
+    def __init__(self, space: DartsSpace) -> None:
+        self.space = space
+        self.template = CellTemplate(num_inputs=NUM_INPUTS, wiring=_darts_wiring(), drop_dead=True)
+        per_cell = [n for node in INTERMEDIATE for n in (len(DARTS_PAIRS[node]), *[len(DERIVABLE_OPS)] * 2)]
+        self.cardinality = np.array(per_cell * self.num_cells, np.int32)
+        self.supernet_ops = DERIVABLE_OPS
+        self.cost_tables = _darts_tables(DARTS_SETTING)
+        # DartsSpace.num_flops counts the CIFAR network by default, and that is what the prior was fitted on.
+        self.prior_table = _darts_tables(PRIOR_SETTING)["flops"]
+        pairs = np.zeros((len(INTERMEDIATE), max(len(p) for p in DARTS_PAIRS.values()), 2), np.int32)
+        for i, node in enumerate(INTERMEDIATE):
+            pairs[i, : len(DARTS_PAIRS[node])] = [
+                [_darts_slot(a, node), _darts_slot(b, node)] for a, b in DARTS_PAIRS[node]
+            ]
+        #: ``[node, pair, 2]`` slot of each edge of each input pair.
+        self.pair_slots = pairs
+
+    def slot_ops(self, choices: jax.Array) -> jax.Array:
+        genes = choices.reshape(self.num_cells, len(INTERMEDIATE), _GENES_PER_NODE)
+        slots = jnp.asarray(self.pair_slots)[jnp.arange(len(INTERMEDIATE)), genes[..., 0]]  # [C, node, 2]
+        ops = jnp.asarray(self.supernet_index)[genes[..., 1:]]  # [C, node, 2]
+        cells = jnp.arange(self.num_cells)[:, None, None]
+        empty = jnp.full((self.num_cells, len(DARTS_EDGES)), DARTS_OPS.index(NONE), jnp.int32)
+        return empty.at[cells, slots].set(ops)
+
+    def to_arch(self, choices: np.ndarray) -> Genotype:
+        genes = np.asarray(choices).reshape(self.num_cells, len(INTERMEDIATE), _GENES_PER_NODE)
+        cells = [
+            tuple(
+                (DERIVABLE_OPS[op], source)
+                for node, (pair, *ops) in zip(INTERMEDIATE, cell, strict=True)
+                for source, op in zip(DARTS_PAIRS[node][pair], ops, strict=True)
+            )
+            for cell in genes
+        ]
+        return Genotype(cells[0], INTERMEDIATE, cells[1], INTERMEDIATE)
+
+    def from_arch(self, arch: Genotype) -> np.ndarray:
+        if arch.normal_concat != INTERMEDIATE or arch.reduce_concat != INTERMEDIATE:
+            raise ValueError(f"the DARTS search concatenates every intermediate node; {arch} does not")
+        genes = []
+        for edges in (arch.normal, arch.reduce):
+            for node in INTERMEDIATE:
+                first = (node - NUM_INPUTS) * EDGES_PER_NODE
+                pair = sorted(edges[first : first + EDGES_PER_NODE], key=lambda edge: edge[1])
+                if any(op not in DERIVABLE_OPS for op, _ in pair):
+                    raise ValueError(f"node {node} of {arch} uses an op DARTS cannot derive ({pair})")
+                genes.append(DARTS_PAIRS[node].index((pair[0][1], pair[1][1])))
+                genes.extend(DERIVABLE_OPS.index(op) for op, _ in pair)
+        return np.array(genes, np.int32)
+
+    def sizes(self, arch: Genotype) -> dict[str, int]:
+        return dict(zip(METRICS, network_size(arch, DARTS_SETTING), strict=True))
+
+    def min_cost(self, alive: jax.Array, table: jax.Array) -> jax.Array:
+        """Each node keeps its two cheapest edges, each at its cheapest remaining op."""
+        per_slot = jnp.where(alive, table, UNREACHABLE).min(axis=-1)  # [C, S]
+        total = jnp.asarray(0, jnp.int32)
+        for i in range(len(INTERMEDIATE)):
+            slots = np.unique(self.pair_slots[i, : len(DARTS_PAIRS[INTERMEDIATE[i]])])
+            total = total + jnp.sort(per_slot[:, slots], axis=-1)[:, :EDGES_PER_NODE].sum()
+        return total
+
+    def cheapest(self) -> np.ndarray:
+        """Per node the pair of edges, each at its smallest op, of least total size."""
+        weights = _normalised(self.supernet_tables())
+        best_op, best = weights.argmin(axis=-1), weights.min(axis=-1)
+        genes = []
+        for c, (i, node) in itertools.product(range(self.num_cells), enumerate(INTERMEDIATE)):
+            slots = self.pair_slots[i, : len(DARTS_PAIRS[node])]
+            pair = int(best[c][slots].sum(axis=-1).argmin())
+            genes.extend([pair, *(int(best_op[c, s]) for s in slots[pair])])
+        return np.array(genes, np.int32)
+
+
+# ---------------------------------------------------------------------------------- NB101
+
+#: NB101's possible edges ``(sender, receiver)`` over vertices 0 (input) .. 6 (output), row-major.
+NB101_EDGES = tuple(itertools.combinations(range(MAX_VERTICES), 2))
+_NB101_SLOTS = MAX_VERTICES - 2
+
+
+class NB101Encoding(Encoding[NB101Arch]):
+    """21 edge bits (:data:`NB101_EDGES`) then the op of each of the 5 inner vertices; a slot per vertex.
+
+    Cells with more than 9 edges left after pruning are not in NB101 and score ``-inf``. NB101
+    defines no network size, so it takes no budget.
+    """
+
+    num_cells = 1
+
+    def __init__(self, space: NB101Space) -> None:
+        self.space = space
+        self.template = CellTemplate(
+            num_inputs=1, wiring=np.triu(np.ones((MAX_VERTICES,) * 2, np.float32), 1), drop_dead=True
+        )
+        self.cardinality = np.array([2] * len(NB101_EDGES) + [len(space.ops)] * _NB101_SLOTS, np.int32)
+        self.supernet_ops = space.ops
+        self.cost_tables = {}
+        self.prior_table = None
+
+    def slot_ops(self, choices: jax.Array) -> jax.Array:
+        return choices[None, len(NB101_EDGES) :]
+
+    def wiring(self, choices: jax.Array) -> jax.Array:
+        senders, receivers = np.array(NB101_EDGES).T
+        return jnp.zeros((1, MAX_VERTICES, MAX_VERTICES)).at[0, senders, receivers].set(choices[: len(NB101_EDGES)])
+
+    def valid(self, choices: jax.Array, masks: jax.Array, adjacency: jax.Array) -> jax.Array:
+        return (adjacency * masks[:, :, None] * masks[:, None, :]).sum() <= MAX_EDGES
+
+    def to_arch(self, choices: np.ndarray) -> NB101Arch:
+        adjacency = np.zeros((MAX_VERTICES, MAX_VERTICES), np.uint8)
+        adjacency[tuple(np.array(NB101_EDGES).T)] = choices[: len(NB101_EDGES)]
+        ops = tuple(self.space.ops[int(c)] for c in choices[len(NB101_EDGES) :])
+        return NB101Arch(adjacency, (INPUT, *ops, OUTPUT))
+
+    def from_arch(self, arch: NB101Arch) -> np.ndarray:
+        """Vertices a pruned cell lacks come back as unconnected ``space.ops[0]`` vertices before the output."""
+        n = arch.num_vertices
+        vertex = [*range(n - 1), MAX_VERTICES - 1]
+        adjacency = np.zeros((MAX_VERTICES, MAX_VERTICES), np.int32)
+        adjacency[np.ix_(vertex, vertex)] = arch.adjacency
+        ops = [self.space.ops.index(op) for op in arch.ops[1:-1]] + [0] * (MAX_VERTICES - n)
+        return np.array([adjacency[e] for e in NB101_EDGES] + ops, np.int32)
+
+    def sizes(self, arch: NB101Arch) -> dict[str, int]:
+        return {}
+
+
+# ---------------------------------------------------------------------------------- lookup
+
+
+def encoding_for(space: SearchSpace[Any]) -> Encoding[Any]:
+    """The encoding of a space instance; ``ValueError`` for a space search does not know."""
+    if isinstance(space, NB201Space):
+        return NB201Encoding(space)
+    if isinstance(space, DartsSpace):
+        return DartsEncoding(space)
+    if isinstance(space, NB101Space):
+        return NB101Encoding(space)
+    raise ValueError(f"no search encoding for the {getattr(space, 'name', type(space).__name__)} space")

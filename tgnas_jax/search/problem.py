@@ -1,0 +1,174 @@
+"""A search problem: an encoding, the predictor's jitted scorer, and an optional size budget.
+
+Everything here runs inside the caller's jit: choices in, rendered cells, one predictor call,
+scores out. Sizes are exact int32 sums (FLOP counts exceed float32's integer range).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jraph
+import numpy as np
+from flax import struct
+
+from tgnas_jax.predictor import CostBlend, Predictor
+from tgnas_jax.search.cells import cell_batch
+from tgnas_jax.search.encoding import METRICS, Encoding
+
+#: Objective of an over-budget candidate, less its relative excess: below every real score, above broken cells.
+OVER_BUDGET = -1e4
+_EXCESS_WEIGHT = 1e3
+_NO_LIMIT = np.iinfo(np.int32).max
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds on the size of the searched network, in the space's own counts (``None``: no bound)."""
+
+    max_params: float | None = None
+    max_flops: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_params", "max_flops"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not np.isfinite(value) or value <= 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.max_params is not None or self.max_flops is not None
+
+    def array(self) -> np.ndarray:
+        """``[len(METRICS)]`` int32 bounds; a size is an integer, so ``size <= floor(bound)`` is exact."""
+        bounds = (self.max_params, self.max_flops)
+        return np.array([_NO_LIMIT if b is None else min(int(b), _NO_LIMIT) for b in bounds], np.int32)
+
+
+def check_limits(encoding: Encoding[Any], limits: Limits) -> None:
+    """``ValueError`` naming the bound and the smallest achievable size when no architecture fits."""
+    if not limits.active:
+        return
+    alive = jnp.asarray(encoding.initial_alive())
+    bounds = limits.array()
+    for m, (metric, table) in enumerate(zip(METRICS, encoding.supernet_tables(), strict=True)):
+        smallest = int(encoding.constants()[m]) + int(encoding.min_cost(alive, jnp.asarray(table, jnp.int32)))
+        if smallest > bounds[m]:
+            raise ValueError(
+                f"max_{metric}={bounds[m]:,} is below every {encoding.space.name} architecture: "
+                f"the smallest achievable is {smallest:,}"
+            )
+    cheapest = np.asarray(encoding.cost(jnp.asarray(encoding.cheapest())))
+    if (cheapest > bounds).any():
+        raise ValueError(
+            f"no {encoding.space.name} architecture meets max_params and max_flops together: the "
+            f"smallest has {cheapest[0]:,} parameters and {cheapest[1]:,} FLOPs"
+        )
+
+
+@struct.dataclass
+class RunOutput:
+    """What one jitted search returns: the best choices, their predicted score, best-so-far per step."""
+
+    choices: jax.Array
+    score: jax.Array
+    history: jax.Array
+
+
+@dataclass(frozen=True, eq=False)
+class Scorer:
+    """The predictor as a pure function of its weights, and those weights.
+
+    A search's jit takes ``weights`` as an argument (``Predictor.scoring_fn``): closed over, they
+    would be baked into the compiled program as constants, which for a 3-member ensemble doubles
+    XLA's compile time and keys the compilation cache on every weight.
+    ``weights`` also carries the predictor's model-size prior for the space (``None``: no prior).
+    """
+
+    fn: Callable[[Any, jraph.GraphsTuple], jax.Array]
+    weights: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, predictor: Predictor, encoding: Encoding[Any]) -> Scorer:
+        vocab = encoding.vocab
+        blend = predictor.cost_blend(encoding.space)
+        prior = None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)])
+        score, weights = predictor.scoring_fn(vocab)
+        return cls(lambda w, graph: score(w[:-1], graph), (*weights, prior))
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Scores and budget-penalised objectives of candidate architectures, all jittable.
+
+    Built inside a search's jit by :meth:`bind`, from the traced predictor weights. A score is
+    what ``Predictor.score(archs, space)`` gives: the GCN's mean over cell types, blended with
+    the model-size prior when the predictor has one.
+    """
+
+    encoding: Encoding[Any]
+    scorer: Callable[[jraph.GraphsTuple], jax.Array]
+    prior: CostBlend | None
+    #: ``Limits.array()``, traced (one compiled search serves every budget), or ``None``: no budget.
+    bounds: jax.Array | None
+
+    @classmethod
+    def bind(
+        cls, encoding: Encoding[Any], scorer: Scorer, weights: tuple[Any, ...], bounds: jax.Array | None
+    ) -> Problem:
+        prior = None if weights[3] is None else CostBlend(*weights[3])
+        return cls(encoding, functools.partial(scorer.fn, weights), prior, bounds)
+
+    @property
+    def budgeted(self) -> bool:
+        return self.bounds is not None
+
+    def arch_score(self, gcn: jax.Array, flops: Callable[[], jax.Array]) -> jax.Array:
+        """The predictor's score from the GCN's (cell-mean) score and, when the prior needs them, the FLOPs."""
+        return gcn if self.prior is None else self.prior.apply(gcn, jnp.log(flops().astype(jnp.float32)))
+
+    def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
+        """Scores of ``B`` rendered cells of one template (any slot width)."""
+        template = self.encoding.template
+        width = (ops.shape[-1] - template.num_inputs - 1) // template.num_slots
+        return self.scorer(cell_batch(adjacency, ops, mask, template.structure(width)))
+
+    def scores(self, choices: jax.Array) -> jax.Array:
+        """``[B]`` predicted scores of ``choices[B, genes]``: the mean over cell types, ``-inf`` if invalid."""
+        adjacency, ops, mask = jax.vmap(self.encoding.cells)(choices)
+        batch, cells, n = ops.shape
+        scores = self.cell_scores(adjacency.reshape(-1, n, n), ops.reshape(-1, n), mask.reshape(-1, n))
+        valid = jax.vmap(self.encoding.valid)(choices, mask, adjacency)
+        gcn = jnp.where(valid, scores.reshape(batch, cells).mean(axis=1), -jnp.inf)
+        return self.arch_score(gcn, lambda: jax.vmap(self.encoding.prior_flops)(choices))
+
+    def objective(self, choices: jax.Array) -> jax.Array:
+        """The score, or for an over-budget candidate :data:`OVER_BUDGET` less its relative excess.
+
+        Within budget the objective *is* the score, so an evolutionary search whose best candidate
+        fits (all do: each starts with the cheapest architecture) reports its best objective as its score.
+        """
+        scores = self.scores(choices)
+        if self.bounds is None:
+            return scores
+        cost = jax.vmap(self.encoding.cost)(choices)
+        excess = (jnp.maximum(cost - self.bounds, 0) / self.bounds).sum(axis=-1)
+        fits = (cost <= self.bounds).all(axis=-1)
+        return jnp.where(fits | (scores == -jnp.inf), scores, OVER_BUDGET - _EXCESS_WEIGHT * excess)
+
+    def feasible_supernet(self, alive: jax.Array) -> jax.Array:
+        """Whether some architecture derivable from supernet ``alive[C, S, K]`` fits the budget."""
+        if self.bounds is None:
+            return jnp.asarray(True)
+        tables = jnp.asarray(self.encoding.supernet_tables(), jnp.int32)
+        least = jnp.stack([self.encoding.min_cost(alive, table) for table in tables])
+        return (least + jnp.asarray(self.encoding.constants(), jnp.int32) <= self.bounds).all()
+
+    def seed(self) -> np.ndarray | None:
+        """Choices evolution starts from under a budget: the cheapest architecture, so the best always fits."""
+        return None if self.bounds is None else self.encoding.cheapest()
