@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from tgnas_jax.data import load_nb101
+from tgnas_jax.evaluate import evaluate
 from tgnas_jax.model import ModelConfig
+from tgnas_jax.predictor import load_predictor
 from tgnas_jax.train import TrainConfig, override, split_nb101, train
 
 TINY = TrainConfig(
@@ -63,3 +65,13 @@ def test_command_lineoverrides_are_typed():
     assert cfg.model.hidden == 32 and cfg.seeds == (0, 1, 2) and cfg.transfer_op is None
     with pytest.raises(SystemExit, match="unknown config field"):
         override(cfg, "model.width", "3")
+
+
+def test_nb201_mixing_adds_its_operators_and_bars_nb201_evaluation(data_dir, tmp_path):
+    cfg = dataclasses.replace(TINY, epochs=1, train_fraction=0.002, mix_nb201=True)
+    predictor, report = train(cfg, str(data_dir))
+    assert report["train_cells"] > 15_000  # NB201's trainable cells joined the NB101 ones
+    assert {"nor_conv_3x3", "avg_pool_3x3", "skip_connect"} <= set(predictor.op_vectors)
+    predictor.save(tmp_path / "mixed", metadata={"train_config": dataclasses.asdict(cfg)})
+    with pytest.raises(ValueError, match="trained on NB201 labels"):
+        evaluate(load_predictor(tmp_path / "mixed"), str(data_dir))

@@ -56,6 +56,8 @@ def score_nb201(predictor: Predictor, table: NB201Table, encoding: str = "pruned
 
 
 def evaluate(predictor: Predictor, data_dir: str | None = None, encoding: str = "pruned") -> dict[str, Any]:
+    if predictor.metadata.get("train_config", {}).get("mix_nb201"):
+        raise ValueError("this predictor was trained on NB201 labels (mix_nb201): NB201 is no zero-shot test for it")
     table = load_nb201(data_dir)
     space = NB201Space(encoding=encoding)
     archs = [space.parse(s) for s in table.arch_strings]

@@ -27,9 +27,10 @@ from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
 from tgnas_jax.batching import dense_batch
-from tgnas_jax.data import NB101Table, load_nb101
+from tgnas_jax.data import NB101Table, load_nb101, load_nb201
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
+from tgnas_jax.spaces.nb201 import NB201Space
 from tgnas_jax.training import Cells, Loss, TrainState, make_predict, make_train_step, predict_all
 
 
@@ -54,6 +55,10 @@ class TrainConfig:
     #: Weight of the model-size prior blended into scores (see ``predictor.CostBlend``); chosen
     #: on the operator-transfer hold-out, whose report lists tau for a range of weights.
     cost_weight: float = 0.5
+    #: Add all NB201 cells to training (paper section 4.3: for a DARTS predictor only). Labels:
+    #: the mean of the per-dataset standardised CIFAR-10/100 and ImageNet16-120 accuracies.
+    #: Such a predictor has seen NB201 labels, so ``evaluate`` refuses it.
+    mix_nb201: bool = False
     #: Seeds of the ensemble members; the shipped predictor averages them.
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     split_seed: int = 0
@@ -99,27 +104,57 @@ def cost_blend_taus(
     return {str(w): float(kendalltau(z(scores) + w * z(log_flops), truth)[0]) for w in weights}
 
 
-def _dense(table: NB101Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ops = table.ops[rows].astype(np.int32)
-    return table.adjacency[rows], ops, (ops >= 0).astype(np.float32)
+Dense = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _dense(table: NB101Table, rows: np.ndarray, slots: int = 7) -> Dense:
+    """NB101 rows as dense cells padded to ``slots`` vertices; ops index ``table.op_names``."""
+    ops = np.full((len(rows), slots), -1, np.int32)
+    ops[:, :7] = table.ops[rows]
+    adjacency = np.zeros((len(rows), slots, slots), np.uint8)
+    adjacency[:, :7, :7] = table.adjacency[rows]
+    return adjacency, ops, (ops >= 0).astype(np.float32)
+
+
+def nb201_training_cells(data_dir: str | None, vocab: list[str]) -> tuple[Dense, np.ndarray]:
+    """Every trainable NB201 cell (``pruned`` graphs; ``vocab`` grows with new operators) and its
+    label: the mean of the standardised accuracies on the three datasets."""
+    table = load_nb201(data_dir)
+    space = NB201Space(encoding="pruned")
+    graphs = [space.to_graphs(space.parse(s))[0] for s in table.arch_strings]
+    keep = np.array([not g.is_broken for g in graphs])
+    slots = max(g.num_nodes for g in graphs)
+    adjacency = np.zeros((int(keep.sum()), slots, slots), np.uint8)
+    ops = np.full((int(keep.sum()), slots), -1, np.int32)
+    for i, g in enumerate(g for g, k in zip(graphs, keep, strict=True) if k):
+        vocab.extend(op for op in g.ops if op not in vocab)
+        adjacency[i, : g.num_nodes, : g.num_nodes] = g.adjacency
+        ops[i, : g.num_nodes] = [vocab.index(op) for op in g.ops]
+    accuracies = np.stack([table.cifar10, table.cifar100, table.imagenet16])[:, keep]
+    labels = ((accuracies - accuracies.mean(axis=1, keepdims=True)) / accuracies.std(axis=1, keepdims=True)).mean(0)
+    return (adjacency, ops, (ops >= 0).astype(np.float32)), labels.astype(np.float32)
 
 
 def train_member(
-    table: NB101Table, split: Split, cfg: TrainConfig, seed: int, op_table: jax.Array, run_dir: Path | None
+    cells: Dense,
+    labels: np.ndarray,
+    holdouts: dict[str, tuple[Dense, np.ndarray]],
+    cfg: TrainConfig,
+    seed: int,
+    op_table: jax.Array,
+    run_dir: Path | None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train one ensemble member; resumes from ``run_dir`` when it holds a checkpoint."""
+    """Train one ensemble member on dense ``cells``; validates on ``holdouts["val"]`` each epoch
+    and reports every hold-out at the end. Resumes from ``run_dir`` when it holds a checkpoint."""
     model = GCN(cfg.model)
-    steps_per_epoch = len(split.train) // cfg.batch_size
+    steps_per_epoch = len(labels) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     schedule = optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, min(500, max(total // 10, 1)), total)
     optimizer = optax.adamw(schedule, weight_decay=cfg.weight_decay)
-    acc = table.test_accuracy
-    mean, std = acc[split.train].mean(), acc[split.train].std()
-    labels = ((acc - mean) / std).astype(np.float32)
 
     key = jax.random.PRNGKey(seed)
     init_key, key = jax.random.split(key)
-    params = model.init(init_key, dense_batch(*map(jnp.asarray, _dense(table, split.train[:2]))), op_table)["params"]
+    params = model.init(init_key, dense_batch(*(jnp.asarray(x[:2]) for x in cells)), op_table)["params"]
     state = TrainState(step=jnp.array(0), params=params, opt_state=optimizer.init(params))
     manager = None
     start_epoch = 0
@@ -132,24 +167,25 @@ def train_member(
             state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
     step = make_train_step(model, optimizer, cfg.loss)
     predict = make_predict(model)
-    val_cells = _dense(table, split.val)
+    val_cells, val_truth = holdouts["val"]
     history: list[dict[str, float]] = []
     epochs = tqdm(
         range(start_epoch, cfg.epochs), desc=f"seed {seed}", unit="epoch", initial=start_epoch, total=cfg.epochs
     )
     for epoch in epochs:
-        order = np.random.default_rng([seed, epoch]).permutation(split.train)
+        order = np.random.default_rng([seed, epoch]).permutation(len(labels))
         losses = []
         for b in range(steps_per_epoch):
             rows = np.sort(order[b * cfg.batch_size : (b + 1) * cfg.batch_size])
             key, dropout_key = jax.random.split(key)
-            state, loss = step(state, Cells(*_dense(table, rows), labels[rows]), op_table, dropout_key)
+            batch = Cells(*(x[rows] for x in cells), labels[rows])
+            state, loss = step(state, batch, op_table, dropout_key)
             losses.append(loss)
         loss_value = float(jnp.mean(jnp.stack(losses)))
         if not np.isfinite(loss_value):
             raise FloatingPointError(f"training diverged at epoch {epoch} (seed {seed}): loss {loss_value}")
         scores = predict_all(predict, state.params, *val_cells, op_table)
-        val = rank_metrics(scores, acc[split.val])
+        val = rank_metrics(scores, val_truth)
         history.append({"epoch": epoch, "loss": loss_value, **{f"val_{k}": v for k, v in val.items()}})
         epochs.set_postfix(loss=f"{loss_value:.3f}", val_tau=f"{val['kendall_tau']:.3f}")
         if manager is not None:
@@ -157,9 +193,9 @@ def train_member(
     if manager is not None:
         manager.wait_until_finished()
     metrics: dict[str, Any] = {"seed": seed, "history": history}
-    if len(split.transfer):
-        scores = predict_all(predict, state.params, *_dense(table, split.transfer), op_table)
-        metrics["transfer"] = rank_metrics(scores, acc[split.transfer])
+    for name, (held_cells, truth) in holdouts.items():
+        if name != "val":
+            metrics[name] = rank_metrics(predict_all(predict, state.params, *held_cells, op_table), truth)
     return state.params, metrics
 
 
@@ -167,25 +203,42 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
     """Train every ensemble member; return the predictor and its NB101 metrics."""
     table = load_nb101(data_dir)
     split = split_nb101(table, cfg)
+    acc = table.test_accuracy
+    vocab = list(table.op_names)
+    labels = (acc[split.train] - acc[split.train].mean()) / acc[split.train].std()
+    if cfg.mix_nb201:
+        nb201_cells, nb201_labels = nb201_training_cells(data_dir, vocab)
+        slots = nb201_cells[1].shape[1]
+        pairs = zip(_dense(table, split.train, slots), nb201_cells, strict=True)
+        cells: Dense = tuple(np.concatenate(pair) for pair in pairs)  # type: ignore[assignment]
+        labels = np.concatenate([labels, nb201_labels])
+    else:
+        slots = 7
+        cells = _dense(table, split.train)
+    holdouts = {
+        name: (_dense(table, rows, slots), acc[rows])
+        for name, rows in (("val", split.val), ("transfer", split.transfer))
+        if len(rows)
+    }
     reduction = fit_reduction(cfg.embedding)
-    vectors = operator_vectors(table.op_names, cfg.embedding, reduction)
+    vectors = operator_vectors(vocab, cfg.embedding, reduction)
     op_table = jnp.asarray(vectors)
     members, member_metrics = [], []
     started = time.perf_counter()
     for seed in cfg.seeds:
-        params, metrics = train_member(table, split, cfg, seed, op_table, run_dir)
+        params, metrics = train_member(cells, labels.astype(np.float32), holdouts, cfg, seed, op_table, run_dir)
         members.append(params)
         member_metrics.append(metrics)
     predictor = Predictor(
         model_config=cfg.model,
         embedding=cfg.embedding,
         members=tuple(members),
-        op_vectors=dict(zip(table.op_names, vectors, strict=True)),
+        op_vectors=dict(zip(vocab, vectors, strict=True)),
         reduction=reduction,
         cost_weight=cfg.cost_weight,
     )
     report: dict[str, Any] = {
-        "train_cells": int(len(split.train)),
+        "train_cells": int(len(labels)),
         "val_cells": int(len(split.val)),
         "transfer_cells": int(len(split.transfer)),
         "members": member_metrics,
@@ -193,8 +246,8 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
     }
     for name, rows in (("val", split.val), ("transfer", split.transfer)):
         if len(rows):
-            scores = predictor.score_dense(*_dense(table, rows), table.op_names)
-            truth = table.test_accuracy[rows]
+            held_cells, truth = holdouts[name]
+            scores = predictor.score_dense(*held_cells, vocab)
             report[name] = rank_metrics(scores, truth)
             report[f"{name}_cost_blend_tau"] = cost_blend_taus(scores, np.log(table.flops[rows]), truth)
     return predictor, report
