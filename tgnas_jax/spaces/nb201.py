@@ -120,15 +120,7 @@ class NB201Space(SearchSpace[NB201Arch]):
     def parse(self, text: str) -> NB201Arch:
         if not isinstance(text, str):
             raise SpaceError(f"an NB201 arch string must be a str, got {type(text).__name__}")
-        nodes = text.split("+")
-        if len(nodes) != _LAST_NODE:
-            raise SpaceError(
-                f"bad NB201 arch string {text!r}: expected {_LAST_NODE} nodes joined by '+', got {len(nodes)}"
-            )
-        arch: list[str] = []
-        for target, node in enumerate(nodes, start=1):
-            arch.extend(_parse_node(text, node, target))
-        return tuple(arch)
+        return _parse(text)
 
     def format(self, arch: NB201Arch) -> str:
         pairs = [f"{op}~{source}" for op, (source, _) in zip(self._check(arch), EDGES, strict=True)]
@@ -183,16 +175,7 @@ class NB201Space(SearchSpace[NB201Arch]):
         That is every convolution's MACs plus the classifier's MACs and bias adds; BN, ReLU,
         pooling and the sums at cell nodes are not counted. Every edge counts, live or not.
         """
-        arch = self._check(arch)
-        side = self.input_size
-        stem = _STAGE_CHANNELS[0]
-        total = 9 * _STEM_IN_CHANNELS * stem * side * side
-        for stage, channels in enumerate(_STAGE_CHANNELS):
-            if stage:
-                side //= 2
-                total += _reduction_macs(_STAGE_CHANNELS[stage - 1], channels, side)
-            total += _CELLS_PER_STAGE * sum(_edge_macs(op, channels, side) for op in arch)
-        return total + _STAGE_CHANNELS[-1] * self.num_classes + self.num_classes
+        return _flops(self._check(arch), self.num_classes, self.input_size)
 
     def _check(self, arch: NB201Arch) -> NB201Arch:
         """``arch`` as a tuple, or :class:`SpaceError` when it is not a cell of this space."""
@@ -202,6 +185,31 @@ class NB201Space(SearchSpace[NB201Arch]):
             if op not in OPS:
                 raise SpaceError(f"NB201 arch {arch!r}: unknown op {op!r} on edge {source}->{target}; ops are {OPS}")
         return tuple(arch)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> NB201Arch:
+    """Memoised: scoring the space whole parses the same 15,625 strings again and again."""
+    nodes = text.split("+")
+    if len(nodes) != _LAST_NODE:
+        raise SpaceError(f"bad NB201 arch string {text!r}: expected {_LAST_NODE} nodes joined by '+', got {len(nodes)}")
+    arch: list[str] = []
+    for target, node in enumerate(nodes, start=1):
+        arch.extend(_parse_node(text, node, target))
+    return tuple(arch)
+
+
+@functools.lru_cache(maxsize=len(OPS) ** len(EDGES) * 2)
+def _flops(arch: NB201Arch, num_classes: int, input_size: int) -> int:
+    side = input_size
+    stem = _STAGE_CHANNELS[0]
+    total = 9 * _STEM_IN_CHANNELS * stem * side * side
+    for stage, channels in enumerate(_STAGE_CHANNELS):
+        if stage:
+            side //= 2
+            total += _reduction_macs(_STAGE_CHANNELS[stage - 1], channels, side)
+        total += _CELLS_PER_STAGE * sum(_edge_macs(op, channels, side) for op in arch)
+    return total + _STAGE_CHANNELS[-1] * num_classes + num_classes
 
 
 def _parse_node(text: str, node: str, target: int) -> list[str]:
