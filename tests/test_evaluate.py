@@ -40,3 +40,13 @@ def test_cli_writes_json_markdown_and_plot(data_dir, tmp_path):
     assert "nwot" in report["zc_subset"]["cifar10"]["spearman_rho"]
     assert (tmp_path / "out" / "r.md").read_text().startswith("# Zero-shot NAS-Bench-201")
     assert (tmp_path / "out" / "r.png").stat().st_size > 10_000
+
+
+def test_cli_errors_are_one_line_messages(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "r")])
+    assert exit_info.value.code == 1
+    assert "error: data directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--predictor", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
+    assert "predictor.json is missing" in capsys.readouterr().err

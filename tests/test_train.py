@@ -43,7 +43,9 @@ def test_training_is_deterministic_and_resumes_from_its_checkpoint(data_dir, tin
     expected = predictor.score([table.graph(i) for i in rows])
     # Same run directory: every epoch is already checkpointed, so this only restores.
     resumed, report = train(TINY, str(data_dir), run_dir)
-    assert report["members"][0]["history"] == []
+    assert len(report["members"][0]["history"]) == TINY.epochs  # kept from the first run
+    with pytest.raises(ValueError, match="another training config"):
+        train(dataclasses.replace(TINY, epochs=TINY.epochs + 1), str(data_dir), run_dir)
     np.testing.assert_allclose(resumed.score([table.graph(i) for i in rows]), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -63,7 +65,7 @@ def test_command_lineoverrides_are_typed():
     cfg = override(cfg, "seeds", "0,1,2")
     cfg = override(cfg, "transfer_op", "none")
     assert cfg.model.hidden == 32 and cfg.seeds == (0, 1, 2) and cfg.transfer_op is None
-    with pytest.raises(SystemExit, match="unknown config field"):
+    with pytest.raises(KeyError, match="unknown config field"):
         override(cfg, "model.width", "3")
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from tgnas_jax.data import NB201Table, load_nb201, load_zc_proxies
-from tgnas_jax.predictor import Predictor, load_predictor
+from tgnas_jax.data import DataError, NB201Table, load_nb201, load_zc_proxies
+from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
 from tgnas_jax.spaces.nb201 import NB201Space
 
 DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
@@ -145,24 +145,29 @@ def rank_scatter(scores: np.ndarray, table: NB201Table, path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tgnas_jax.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--predictor", type=Path, help="predictor checkpoint (default: the shipped one)")
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
     parser.add_argument("--encoding", choices=("pruned", "paper"), default="pruned")
     parser.add_argument("--cost-weight", type=float, help="override the predictor's size-prior weight (0: GCN alone)")
     parser.add_argument("--out", type=Path, default=Path("results/nb201_zero_shot"), help="output prefix")
     args = parser.parse_args(argv)
-    predictor = load_predictor(args.predictor)
-    if args.cost_weight is not None:
-        predictor = dataclasses.replace(predictor, cost_weight=args.cost_weight)
-    report = evaluate(predictor, args.data_dir, args.encoding)
-    report["cost_weight"] = predictor.cost_weight
-    scores = report.pop("_scores")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    prefix = str(args.out)
-    Path(prefix + ".json").write_text(json.dumps(report, indent=2) + "\n")
-    Path(prefix + ".md").write_text(markdown(report))
-    rank_scatter(scores, load_nb201(args.data_dir), Path(prefix + ".png"))
+    try:
+        predictor = load_predictor(args.predictor)
+        if args.cost_weight is not None:
+            predictor = dataclasses.replace(predictor, cost_weight=args.cost_weight)
+        report = evaluate(predictor, args.data_dir, args.encoding)
+        report["cost_weight"] = predictor.cost_weight
+        scores = report.pop("_scores")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        prefix = str(args.out)
+        Path(prefix + ".json").write_text(json.dumps(report, indent=2) + "\n")
+        Path(prefix + ".md").write_text(markdown(report))
+        rank_scatter(scores, load_nb201(args.data_dir), Path(prefix + ".png"))
+    except (DataError, CheckpointError, ValueError, OSError) as err:
+        parser.exit(1, f"error: {err}\n")
     print(markdown(report))
     print(f"wrote {args.out}.json, .md and .png")
 

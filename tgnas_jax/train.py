@@ -27,7 +27,7 @@ from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
 from tgnas_jax.batching import dense_batch
-from tgnas_jax.data import NB101Table, load_nb101, load_nb201
+from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
 from tgnas_jax.spaces.nb201 import NB201Space
@@ -158,17 +158,20 @@ def train_member(
     state = TrainState(step=jnp.array(0), params=params, opt_state=optimizer.init(params))
     manager = None
     start_epoch = 0
+    history: list[dict[str, float]] = []
+    history_file = None
     if run_dir is not None:
-        manager = ocp.CheckpointManager(
-            (run_dir / f"member_{seed}").absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=1)
-        )
+        member_dir = (run_dir / f"member_{seed}").absolute()
+        manager = ocp.CheckpointManager(member_dir, options=ocp.CheckpointManagerOptions(max_to_keep=1))
+        history_file = member_dir / "history.json"
         if manager.latest_step() is not None:
             start_epoch = manager.latest_step() + 1
             state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
+            history = json.loads(history_file.read_text())[:start_epoch] if history_file.exists() else []
+            tqdm.write(f"seed {seed}: resuming after epoch {start_epoch - 1} from {member_dir}")
     step = make_train_step(model, optimizer, cfg.loss)
     predict = make_predict(model)
     val_cells, val_truth = holdouts["val"]
-    history: list[dict[str, float]] = []
     epochs = tqdm(
         range(start_epoch, cfg.epochs), desc=f"seed {seed}", unit="epoch", initial=start_epoch, total=cfg.epochs
     )
@@ -188,8 +191,10 @@ def train_member(
         val = rank_metrics(scores, val_truth)
         history.append({"epoch": epoch, "loss": loss_value, **{f"val_{k}": v for k, v in val.items()}})
         epochs.set_postfix(loss=f"{loss_value:.3f}", val_tau=f"{val['kendall_tau']:.3f}")
-        if manager is not None:
+        if manager is not None and history_file is not None:
             manager.save(epoch, args=ocp.args.StandardSave(state))
+            manager.wait_until_finished()
+            history_file.write_text(json.dumps(history) + "\n")
     if manager is not None:
         manager.wait_until_finished()
     metrics: dict[str, Any] = {"seed": seed, "history": history}
@@ -199,8 +204,26 @@ def train_member(
     return state.params, metrics
 
 
+def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
+    """Stamp ``run_dir`` with the config it trains, and refuse another config's checkpoints:
+    resuming from them would silently train (or skip training) the wrong model."""
+    stamp = run_dir / "train_config.json"
+    # Seeds each have their own sub-directory and the size prior does not touch training.
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("seeds", "cost_weight")}
+    current = json.dumps(fields, sort_keys=True, indent=1) + "\n"
+    if stamp.is_file() and stamp.read_text() != current:
+        raise ValueError(
+            f"run directory {str(run_dir)!r} holds checkpoints of another training config; "
+            "pass another --run-dir (or delete that one) to start afresh"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current)
+
+
 def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = None) -> tuple[Predictor, dict]:
     """Train every ensemble member; return the predictor and its NB101 metrics."""
+    if run_dir is not None:
+        claim_run_dir(run_dir, cfg)
     table = load_nb101(data_dir)
     split = split_nb101(table, cfg)
     acc = table.test_accuracy
@@ -253,12 +276,20 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
     return predictor, report
 
 
+def _field_names(cfg: Any, prefix: str = "") -> list[str]:
+    names = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        names += _field_names(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else [prefix + f.name]
+    return names
+
+
 def override(cfg: Any, dotted: str, raw: str) -> Any:
     """``model.hidden=64`` style overrides, typed by the field they replace."""
     head, _, rest = dotted.partition(".")
     fields = {f.name: f for f in dataclasses.fields(cfg)}
     if head not in fields:
-        raise SystemExit(f"unknown config field {dotted!r}; fields are {sorted(fields)}")
+        raise KeyError(f"unknown config field {dotted!r}; fields are {sorted(fields)}")
     current = getattr(cfg, head)
     if rest:
         return dataclasses.replace(cfg, **{head: override(current, rest, raw)})
@@ -276,7 +307,13 @@ def override(cfg: Any, dotted: str, raw: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fields = ", ".join(_field_names(TrainConfig()))
+    parser = argparse.ArgumentParser(
+        prog="python -m tgnas_jax.train",
+        description=__doc__,
+        epilog=f"config fields for --set: {fields}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the trained predictor")
     parser.add_argument("--run-dir", type=Path, help="checkpoints for resuming (default: OUT/run)")
@@ -292,11 +329,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     for item in args.set:
         name, sep, raw = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
-        cfg = override(cfg, name, raw)
-    predictor, report = train(cfg, args.data_dir, args.run_dir or args.out / "run")
-    predictor.save(args.out, metadata={"train_config": dataclasses.asdict(cfg), "nb101": report})
+            parser.error(f"--set expects FIELD=VALUE, got {item!r}")
+        try:
+            cfg = override(cfg, name, raw)
+        except (KeyError, ValueError) as err:
+            parser.error(f"--set {item}: {err}")
+    try:
+        predictor, report = train(cfg, args.data_dir, args.run_dir or args.out / "run")
+        predictor.save(args.out, metadata={"train_config": dataclasses.asdict(cfg), "nb101": report})
+    except (DataError, ValueError, OSError) as err:
+        parser.exit(1, f"error: {err}\n")
     print(json.dumps(report, indent=2))
+    print(f"wrote the predictor to {args.out}")
 
 
 if __name__ == "__main__":
