@@ -40,7 +40,7 @@ def grid(name: str, base: TrainConfig) -> dict[str, TrainConfig]:
     if name == "design":
         base = dataclasses.replace(base, transfer_op="maxpool3x3")
         variants: dict[str, dict[str, Any]] = {
-            "baseline (mse, forward, global, graphnorm)": {},
+            "base config": {},
             "pairwise loss": {"loss": "pairwise"},
             "mse+pairwise loss": {"loss": "mse+pairwise"},
             "symmetrised propagation": {"model": dataclasses.replace(base.model, direction="both")},
