@@ -31,10 +31,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from tgnas_jax.data import load_nb201
+from tgnas_jax.data import NB201_DATASETS, load_nb201
 from tgnas_jax.predictor import load_predictor
 from tgnas_jax.search import DEFAULT_GENERATIONS, DEFAULT_POPULATION, predicted_scores, search
-from tgnas_jax.search.truth import NB201_DATASETS
 from tgnas_jax.spaces import NB201Space
 
 GOAL = {"cifar10": 94.0, "cifar100": 72.0, "imagenet16": 45.5}

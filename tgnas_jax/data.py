@@ -73,6 +73,10 @@ _NPZ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
 PathArg = str | os.PathLike[str]
 
 
+#: The NB201 accuracy columns of :class:`NB201Table`, with their display names.
+NB201_DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
+
+
 class DataError(ValueError):
     """A benchmark file that is missing or does not hold what it should."""
 

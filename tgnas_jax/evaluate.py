@@ -19,16 +19,20 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from tgnas_jax.data import DataError, NB201Table, load_nb201, load_zc_proxies
+from tgnas_jax.data import NB201_DATASETS, DataError, NB201Table, load_nb201, load_zc_proxies
 from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
 from tgnas_jax.spaces.nb201 import NB201Space
 
-DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
+
+def broken_last(scores: np.ndarray) -> np.ndarray:
+    """``scores`` with ``-inf`` (broken cells) replaced by a finite value below every other score."""
+    finite = np.isfinite(scores)
+    return np.where(finite, scores, scores[finite].min() - 1.0)
 
 
 def correlations(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Kendall tau and Spearman rho; ``-inf`` scores (broken cells) rank last."""
-    finite = np.where(np.isfinite(scores), scores, np.nanmin(scores[np.isfinite(scores)]) - 1.0)
+    finite = broken_last(scores)
     return {"kendall_tau": float(kendalltau(finite, truth)[0]), "spearman_rho": float(spearmanr(finite, truth)[0])}
 
 
@@ -67,7 +71,7 @@ def evaluate(predictor: Predictor, data_dir: str | None = None, encoding: str = 
         "flops": np.array([space.num_flops(a) for a in archs], np.float64),
     }
     report: dict[str, Any] = {"encoding": encoding, "cells": len(table), "score_seconds_warm": round(seconds, 3)}
-    for key in DATASETS:
+    for key in NB201_DATASETS:
         truth = getattr(table, key)
         report[key] = {
             "tg-nas": {**correlations(scores, truth), **top_k(scores, truth)},
@@ -99,7 +103,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| dataset | proxy | Kendall τ | Spearman ρ |",
         "|---|---|---|---|",
     ]
-    for key, label in DATASETS.items():
+    for key, label in NB201_DATASETS.items():
         for proxy in ("tg-nas", "params", "flops"):
             m = report[key][proxy]
             lines.append(f"| {label} | {proxy} | {m['kendall_tau']:.3f} | {m['spearman_rho']:.3f} |")
@@ -108,7 +112,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| dataset | precision top 1% | precision top 50 | acc. of predicted best | best possible |",
         "|---|---|---|---|---|",
     ]
-    for key, label in DATASETS.items():
+    for key, label in NB201_DATASETS.items():
         m = report[key]["tg-nas"]
         lines.append(
             f"| {label} | {m['precision_top1pct']:.3f} | {m['precision_top50']:.2f} | "
@@ -117,7 +121,7 @@ def markdown(report: dict[str, Any]) -> str:
     for dataset, sub in report["zc_subset"].items():
         lines += [
             "",
-            f"Spearman ρ on the {sub['cells']}-cell zero-cost-proxy subset, {DATASETS[dataset]}:",
+            f"Spearman ρ on the {sub['cells']}-cell zero-cost-proxy subset, {NB201_DATASETS[dataset]}:",
             "",
             "| proxy | ρ |",
             "|---|---|",
@@ -135,9 +139,9 @@ def rank_scatter(scores: np.ndarray, table: NB201Table, path: Path) -> None:
     import matplotlib.pyplot as plt
     from scipy.stats import rankdata
 
-    finite = np.where(np.isfinite(scores), scores, np.nanmin(scores[np.isfinite(scores)]) - 1.0)
+    finite = broken_last(scores)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), constrained_layout=True)
-    for ax, (key, label) in zip(axes, DATASETS.items(), strict=True):
+    for ax, (key, label) in zip(axes, NB201_DATASETS.items(), strict=True):
         ax.scatter(rankdata(getattr(table, key)), rankdata(finite), s=1, alpha=0.25)
         ax.set(title=label, xlabel="true rank", ylabel="predicted rank")
     fig.savefig(path, dpi=120)

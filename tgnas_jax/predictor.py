@@ -23,7 +23,7 @@ import orbax.checkpoint as ocp
 from tgnas_jax.batching import Budget, dense_batch, map_dense_chunks, pad_batch
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
-from tgnas_jax.model import GCN, ModelConfig
+from tgnas_jax.model import GCN, ModelConfig, node_graph_ids
 from tgnas_jax.spaces.base import SearchSpace
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "tgnas-nb101"
@@ -112,14 +112,11 @@ class Predictor:
 
         def ensemble(stacked: Any, graph: Any, op_table: jax.Array, output_id: jax.Array) -> jax.Array:
             scores = jax.vmap(lambda p: model.apply({"params": p}, graph, op_table))(stacked).mean(axis=0)
+            # A cell is broken when no edge carries data into its output node.
             is_output = (graph.nodes["op"] == output_id) & (graph.nodes["mask"] > 0)
-            feeds_output = jax.ops.segment_sum(
-                graph.edges * is_output[graph.receivers], graph.receivers, is_output.shape[0]
-            )
-            graph_ids = jnp.repeat(
-                jnp.arange(graph.n_node.shape[0]), graph.n_node, total_repeat_length=is_output.shape[0]
-            )
-            fed = jax.ops.segment_sum(feeds_output, graph_ids, graph.n_node.shape[0]) > 0
+            graph_ids = node_graph_ids(graph.n_node, is_output.shape[0])
+            into_output = graph.edges * is_output[graph.receivers]
+            fed = jax.ops.segment_sum(into_output, graph_ids[graph.receivers], graph.n_node.shape[0]) > 0
             return jnp.where(fed, scores, BROKEN_SCORE)
 
         self._ensemble = jax.jit(ensemble)

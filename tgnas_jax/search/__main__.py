@@ -16,11 +16,11 @@ from typing import Any
 
 import jax
 
-from tgnas_jax.data import DataError, cache_dir
+from tgnas_jax.data import NB201_DATASETS, DataError, cache_dir
 from tgnas_jax.predictor import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
 from tgnas_jax.search.encoding import DARTS_SETTING
-from tgnas_jax.search.truth import NB201_DATASETS, has_truth, true_accuracies
+from tgnas_jax.search.truth import has_truth, true_accuracies
 from tgnas_jax.spaces import SPACES, SearchSpace, get_space
 
 

@@ -11,10 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from tgnas_jax.data import PathArg, load_nb101, load_nb201
+from tgnas_jax.data import NB201_DATASETS, PathArg, load_nb101, load_nb201
 from tgnas_jax.spaces import NB101Space, NB201Space, SearchSpace
-
-NB201_DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
 
 
 def percentile(values: np.ndarray, value: float) -> float:
