@@ -8,6 +8,9 @@ from tgnas_jax.graph import ArchGraph, GraphError, prune
 from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
 from tgnas_jax.search import SearchResult, predicted_scores, search
 
+#: The release; pyproject.toml reads it from here (the one place to bump it).
+__version__ = "0.1.0"
+
 __all__ = [
     "ArchGraph",
     "Budget",

@@ -21,12 +21,15 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from tgnas_jax.batching import Budget, dense_batch, map_dense_chunks, pad_batch
+from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig, node_graph_ids
 from tgnas_jax.spaces.base import SearchSpace
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "tgnas-nb101"
+DEFAULT_CHECKPOINT = shipped_path("tgnas-nb101")
+#: Layout of a saved predictor (``predictor.json``'s "format_version"); bump it when the layout changes.
+FORMAT_VERSION = 1
 #: Score of a cell whose output receives no data: below every trainable cell.
 BROKEN_SCORE = -math.inf
 
@@ -253,6 +256,7 @@ class Predictor:
         checkpointer.wait_until_finished()
         meta = {**self.metadata, **(metadata or {})}
         header = {
+            "format_version": FORMAT_VERSION,
             "model": asdict(self.model_config),
             "embedding": asdict(self.embedding),
             "num_members": len(self.members),
@@ -279,6 +283,22 @@ def _output_id(vocab: Sequence[str]) -> jax.Array:
     return jnp.asarray(list(vocab).index(OUTPUT) if OUTPUT in vocab else -1)
 
 
+def _check_format(header: dict[str, Any], path: Path) -> None:
+    """Refuse a header of another layout by name, before reading what it describes."""
+    version = header.get("format_version")
+    if type(version) is int and version == FORMAT_VERSION:
+        return
+    if version is None:
+        problem = "has no format_version (saved before checkpoints were versioned); re-save it with Predictor.save"
+    elif type(version) is int and version > FORMAT_VERSION:
+        problem = f"has format_version {version}, newer than this tgnas-jax reads; upgrade tgnas-jax"
+    else:
+        problem = f"has unknown format_version {version!r}"
+    raise CheckpointError(
+        f"predictor checkpoint at {str(path)!r} {problem} (this tgnas-jax reads format {FORMAT_VERSION})"
+    )
+
+
 def load_predictor(path: str | Path | None = None) -> Predictor:
     """The predictor saved at ``path``; by default the shipped NB101-trained one."""
     path = Path(path if path is not None else DEFAULT_CHECKPOINT).absolute()
@@ -287,6 +307,7 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
         raise CheckpointError(f"no predictor checkpoint at {str(path)!r}: {header_file.name} is missing")
     try:
         header = json.loads(header_file.read_text())
+        _check_format(header, path)
         model_config = ModelConfig(**header["model"])
         embedding = EmbeddingConfig(**header["embedding"])
         with np.load(path / "op_vectors.npz", allow_pickle=False) as z:

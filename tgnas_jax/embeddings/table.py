@@ -21,6 +21,7 @@ import numpy as np
 import platformdirs
 
 from tgnas_jax.batching import Budget, pad_batch
+from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings.descriptions import (
     KNOWN_OPERATORS,
     LENGTHS,
@@ -33,7 +34,7 @@ from tgnas_jax.embeddings.encoder import MODEL_ID, l2_normalize
 from tgnas_jax.graph import ArchGraph
 
 DIM = 384
-SHIPPED_TABLE = Path(__file__).resolve().parents[2] / "checkpoints" / "operator_embeddings.npz"
+SHIPPED_TABLE = shipped_path("operator_embeddings.npz")
 CACHE_DIR_ENV = "TGNAS_CACHE_DIR"
 CACHE_FILE = "operator_embeddings.npz"
 _FORMAT = 1
