@@ -8,13 +8,17 @@ operator no space has seen before passes through untouched to the embedding stag
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass
 
 import numpy as np
 
+from tgnas_jax._text import quote
+
 INPUT = "input"
 OUTPUT = "output"
+#: Cells are tiny (a DARTS cell has 11 nodes); larger matrices are refused before they are read.
+MAX_NODES = 1024
 
 
 class GraphError(ValueError):
@@ -35,8 +39,8 @@ class ArchGraph:
     ops: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        adjacency = np.asarray(self.adjacency)
-        ops = tuple(self.ops)
+        adjacency = as_adjacency(self.adjacency)
+        ops = _as_ops(self.ops)
         _check(adjacency, ops)
         adjacency = adjacency.astype(np.uint8)
         adjacency.setflags(write=False)
@@ -127,6 +131,61 @@ def topological_order(adjacency: np.ndarray) -> list[int]:
     return order
 
 
+_NUMBERS = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def as_adjacency(adjacency: object, max_nodes: int = MAX_NODES) -> np.ndarray:
+    """``adjacency`` (an array, or nested lists of 0/1 numbers) as a square numeric array, or :class:`GraphError`.
+
+    Ragged rows, ``None``, strings and complex numbers are named here instead of surfacing as
+    numpy's errors or warnings; a matrix of over ``max_nodes`` rows is refused before it is read.
+    """
+    if isinstance(adjacency, list | tuple):
+        return _nested_adjacency(adjacency, max_nodes)
+    try:
+        array = np.asarray(adjacency)
+    except (ValueError, TypeError) as err:
+        raise GraphError(f"adjacency must be a 0/1 matrix, got {quote(adjacency)} ({err})") from None
+    if array.ndim != 2 or array.shape[0] != array.shape[1]:
+        raise GraphError(f"adjacency must be a square matrix, got shape {array.shape}")
+    if array.shape[0] > max_nodes:
+        raise GraphError(f"adjacency has {array.shape[0]:,} rows; graphs have at most {max_nodes:,} nodes")
+    if array.dtype == object:
+        return _nested_adjacency(array.tolist(), max_nodes)
+    if array.dtype.kind not in "biuf":
+        raise GraphError(f"adjacency entries must be 0 or 1, got an array of {array.dtype}")
+    return array
+
+
+def _nested_adjacency(rows: Sequence[object], max_nodes: int) -> np.ndarray:
+    """Nested lists checked row by row before numpy sees them (cells are small, so a Python loop is cheap)."""
+    size = len(rows)
+    if size > max_nodes:
+        raise GraphError(f"adjacency has {size:,} rows; graphs have at most {max_nodes:,} nodes")
+    array = np.zeros((size, size), np.uint8)
+    for i, row in enumerate(rows):
+        if hasattr(row, "__array__") and np.ndim(row) == 1:
+            row = np.asarray(row).tolist()
+        if not isinstance(row, list | tuple):
+            raise GraphError(f"adjacency must be a square matrix: row {i} is {quote(row)}, not a list of 0/1 entries")
+        if len(row) != size:
+            raise GraphError(f"adjacency must be a square matrix: row {i} has {len(row):,} entries, not {size}")
+        for j, entry in enumerate(row):
+            if not (isinstance(entry, _NUMBERS) and entry in (0, 1)):
+                raise GraphError(f"adjacency entries must be 0 or 1, got {quote(entry)} at [{i}, {j}]")
+            array[i, j] = entry
+    return array
+
+
+def _as_ops(ops: object) -> tuple[str, ...]:
+    """The op names as a tuple; a bare string or a non-sequence is a :class:`GraphError`, not a tuple of letters."""
+    if isinstance(ops, str | bytes) or not isinstance(ops, Iterable):
+        raise GraphError(f"ops must be a sequence of operator names, got {quote(ops)}")
+    if isinstance(ops, Sized) and len(ops) > MAX_NODES:
+        raise GraphError(f"{len(ops):,} ops were given; graphs have at most {MAX_NODES:,} nodes")
+    return tuple(ops)
+
+
 def _check(adjacency: np.ndarray, ops: tuple[str, ...]) -> None:
     if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
         raise GraphError(f"adjacency must be a square matrix, got shape {adjacency.shape}")
@@ -134,16 +193,16 @@ def _check(adjacency: np.ndarray, ops: tuple[str, ...]) -> None:
         raise GraphError(f"adjacency is {adjacency.shape[0]}x{adjacency.shape[0]} but {len(ops)} ops were given")
     for i, op in enumerate(ops):
         if not isinstance(op, str) or not op.strip():
-            raise GraphError(f"op {i} must be a non-empty string, got {op!r}")
+            raise GraphError(f"op {i} must be a non-empty string, got {quote(op)}")
     if not ((adjacency == 0) | (adjacency == 1)).all():
         raise GraphError("adjacency entries must be 0 or 1")
     if np.diagonal(adjacency).any():
         raise GraphError(f"self-loop on node {int(np.flatnonzero(np.diagonal(adjacency))[0])}")
     sources = _sources(ops)
     if not sources:
-        raise GraphError(f"graph needs a node named {INPUT!r}; ops are {list(ops)}")
+        raise GraphError(f"graph needs a node named {INPUT!r}; ops are {quote(list(ops))}")
     if ops.count(OUTPUT) != 1:
-        raise GraphError(f"graph needs exactly one node named {OUTPUT!r}; ops are {list(ops)}")
+        raise GraphError(f"graph needs exactly one node named {OUTPUT!r}; ops are {quote(list(ops))}")
     topological_order(adjacency)
     successors = _successors(adjacency)
     predecessors = _transpose(successors)
@@ -159,9 +218,9 @@ def _check(adjacency: np.ndarray, ops: tuple[str, ...]) -> None:
         if op in (INPUT, OUTPUT):
             continue
         if not from_input[i]:
-            raise GraphError(f"node {i} ({op!r}) is disconnected: no path from an input reaches it")
+            raise GraphError(f"node {i} ({quote(op)}) is disconnected: no path from an input reaches it")
         if not to_output[i]:
-            raise GraphError(f"node {i} ({op!r}) is disconnected: no path from it reaches the output")
+            raise GraphError(f"node {i} ({quote(op)}) is disconnected: no path from it reaches the output")
 
 
 def prune(adjacency: np.ndarray, ops: Sequence[str]) -> ArchGraph:

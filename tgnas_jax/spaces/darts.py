@@ -9,10 +9,12 @@ Parameter and multiply-add counts replay DARTS's ``model.py`` evaluation network
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tgnas_jax._text import QUOTE_LIMIT, clip, quote
 from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
@@ -37,6 +39,12 @@ NUM_EDGES = NUM_INTERMEDIATE * EDGES_PER_NODE
 INTERMEDIATE = tuple(range(NUM_INPUTS, NUM_INPUTS + NUM_INTERMEDIATE))
 
 _FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
+#: A genotype's text is a few hundred characters (DARTS's own repr: ~550); longer text is refused unread.
+MAX_TEXT = 4096
+#: Messages quote a bad genotype whole up to this length (a published one is ~550), else its start.
+_QUOTE = 1000
+#: Integers in a genotype are node ids; larger ones are refused before anything is built from them.
+_MAX_INT = 2**31
 
 Edge = tuple[str, int]
 
@@ -118,12 +126,23 @@ def parse_genotype(text: str) -> Genotype:
     """Read ``Genotype(normal=[...], normal_concat=..., reduce=[...], reduce_concat=...)``.
 
     Safe on untrusted text: the call is read with :mod:`ast` and only literals and
-    ``range(...)`` of integer literals are evaluated.
+    ``range(...)`` of integer literals are evaluated; text over :data:`MAX_TEXT` characters,
+    nesting too deep for the parser and huge integers or ranges raise :class:`SpaceError`.
     """
+    if not isinstance(text, str):
+        raise SpaceError(f"a DARTS genotype must be a str, got {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise SpaceError(
+            f"bad DARTS genotype {_quoted(text)}: over {MAX_TEXT:,} characters (a genotype is a few hundred)"
+        )
     try:
         return Genotype(**_call_arguments(text))
     except SpaceError as err:
-        raise SpaceError(f"bad DARTS genotype {text!r}: {err}") from None
+        raise SpaceError(f"bad DARTS genotype {_quoted(text)}: {clip(str(err), 2 * QUOTE_LIMIT)}") from None
+
+
+def _quoted(text: str) -> str:
+    return quote(text, _QUOTE if len(text) <= _QUOTE else QUOTE_LIMIT)
 
 
 def _call_arguments(text: str) -> dict[str, object]:
@@ -134,6 +153,8 @@ def _call_arguments(text: str) -> dict[str, object]:
         call = ast.parse(source, mode="eval").body
     except (SyntaxError, ValueError) as err:
         raise SpaceError(f"not a Python call expression ({err})") from None
+    except (RecursionError, MemoryError):
+        raise SpaceError("nested too deeply to be a genotype") from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "Genotype"):
         raise SpaceError("expected Genotype(normal=..., normal_concat=..., reduce=..., reduce_concat=...)")
     if len(call.args) > len(_FIELDS) or any(isinstance(arg, ast.Starred) for arg in call.args):
@@ -141,7 +162,7 @@ def _call_arguments(text: str) -> dict[str, object]:
     nodes = dict(zip(_FIELDS, call.args, strict=False))
     for keyword in call.keywords:
         if keyword.arg not in _FIELDS:
-            raise SpaceError(f"unknown Genotype field {keyword.arg!r}; fields are {list(_FIELDS)}")
+            raise SpaceError(f"unknown Genotype field {quote(keyword.arg)}; fields are {list(_FIELDS)}")
         if keyword.arg in nodes:
             raise SpaceError(f"Genotype field {keyword.arg!r} is given twice")
         nodes[keyword.arg] = keyword.value
@@ -156,12 +177,35 @@ def _literal(field: str, node: ast.expr) -> object:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
         bounds = [arg.value if isinstance(arg, ast.Constant) else None for arg in node.args]
         if node.keywords or not 1 <= len(bounds) <= 3 or not all(_is_int(bound) for bound in bounds) or 0 in bounds[2:]:
-            raise SpaceError(f"{field} {ast.unparse(node)} must be range() of 1 to 3 integer literals, step not 0")
-        return range(*bounds)
+            raise SpaceError(f"{field} {_source(node)} must be range() of 1 to 3 integer literals, step not 0")
+        nodes = range(*bounds)
+        if not all(abs(bound) < _MAX_INT for bound in bounds) or len(nodes) > NUM_INTERMEDIATE:
+            raise SpaceError(f"{field} {_source(node)} spans more than the {NUM_INTERMEDIATE} intermediate nodes")
+        return nodes
     try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError):
-        raise SpaceError(f"{field} must be a literal, got {ast.unparse(node)!r}") from None
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        raise SpaceError(f"{field} must be a literal, got {quote(_source(node))}") from None
+    if _huge_int(value):
+        raise SpaceError(f"{field} holds an integer of magnitude 2**31 or more; node ids are 0..5")
+    return value
+
+
+def _source(node: ast.expr) -> str:
+    """``node``'s code for a message: ``ast.unparse`` can recurse too deep or print a huge integer."""
+    try:
+        return ast.unparse(node)
+    except (ValueError, RecursionError):
+        return f"<{type(node).__name__} expression>"
+
+
+def _huge_int(value: object) -> bool:
+    """Whether a literal holds an int no node id can be (its messages could not even print it)."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_huge_int(item) for item in value)
+    if isinstance(value, dict):
+        return any(_huge_int(item) for item in (*value, *value.values()))
+    return _is_int(value) and abs(value) >= _MAX_INT
 
 
 def format_genotype(genotype: Genotype) -> str:
@@ -353,12 +397,14 @@ def _stem(tally: _Tally, setting: Setting) -> tuple[tuple[int, int], tuple[int, 
     return (c, c), (s0, s1)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def network_size(genotype: Genotype, setting: str = "cifar10") -> tuple[int, int]:
     """``(parameters, multiply-adds)`` of DARTS's evaluation network for ``genotype``.
 
     Parameters are counted as DARTS's ``utils.count_parameters_in_MB`` does (times 1e6, no
     auxiliary head). Multiply-adds are those of every conv and the classifier for one image;
-    BN, ReLU, pooling and additions are not counted.
+    BN, ReLU, pooling and additions are not counted. Memoised: the size prior asks again for
+    every architecture it scores.
     """
     if setting not in SETTINGS:
         raise ValueError(f"unknown DARTS setting {setting!r}; settings are {list(SETTINGS)}")

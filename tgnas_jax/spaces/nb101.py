@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune, wl_hash
+from tgnas_jax._text import quote
+from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, GraphError, as_adjacency, prune, wl_hash
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
 #: nasbench's ``config['available_ops']``; a vertex's position here is its hash label.
@@ -36,6 +37,10 @@ OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 CELL_OPS = (INPUT, *OPS, OUTPUT)
 MAX_VERTICES = 7
 MAX_EDGES = 9
+#: Specs are pruned before the vertex limit applies, but larger ones than this are refused unread.
+MAX_SPEC_VERTICES = 64
+#: A canonical NB101 string is under 200 characters; longer text is refused before it is split.
+MAX_TEXT = 4096
 #: nasbench's hash labels of the input and output vertices.
 _INPUT_LABEL, _OUTPUT_LABEL = -1, -2
 #: Vertex name index (into :data:`CELL_OPS`) of each hash label + 2: -2 -> output, -1 -> input, k -> OPS[k].
@@ -51,7 +56,7 @@ class NB101Arch:
     ops: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        graph = _pruned_cell(np.asarray(self.adjacency), tuple(self.ops))
+        graph = _pruned_cell(*_spec(self.adjacency, self.ops))
         object.__setattr__(self, "adjacency", graph.adjacency)
         object.__setattr__(self, "ops", graph.ops)
 
@@ -86,6 +91,22 @@ class NB101Arch:
         return f"NB101Arch(ops={list(self.ops)}, edges=[{edges}])"
 
 
+def _spec(adjacency: object, ops: object) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A spec as (matrix, ops), or :class:`SpaceError`; an oversized one is refused before any array is built."""
+    if isinstance(ops, str) or not isinstance(ops, Sequence | np.ndarray):
+        raise SpaceError(f"ops must be a sequence of operator names, got {quote(ops)}")
+    rows = len(adjacency) if isinstance(adjacency, list | tuple) else (np.shape(adjacency) or (0,))[0]
+    if max(rows, len(ops)) > MAX_SPEC_VERTICES:
+        raise SpaceError(
+            f"a spec of {max(rows, len(ops)):,} vertices: NB101 allows at most {MAX_VERTICES} after pruning "
+            f"(specs of over {MAX_SPEC_VERTICES} are not read)"
+        )
+    try:
+        return as_adjacency(adjacency, MAX_SPEC_VERTICES), tuple(ops)
+    except GraphError as err:
+        raise SpaceError(str(err)) from None
+
+
 def _pruned_cell(adjacency: np.ndarray, ops: tuple[str, ...]) -> ArchGraph:
     """The pruned graph of a spec, or :class:`SpaceError` naming what keeps it out of NB101."""
     if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
@@ -93,10 +114,10 @@ def _pruned_cell(adjacency: np.ndarray, ops: tuple[str, ...]) -> ArchGraph:
     if adjacency.shape[0] != len(ops):
         raise SpaceError(f"adjacency is {adjacency.shape[0]}x{adjacency.shape[0]} but {len(ops)} ops were given")
     if len(ops) < 2 or ops[0] != INPUT or ops[-1] != OUTPUT:
-        raise SpaceError(f"ops must start with {INPUT!r} and end with {OUTPUT!r}, got {list(ops)}")
+        raise SpaceError(f"ops must start with {INPUT!r} and end with {OUTPUT!r}, got {quote(list(ops))}")
     for vertex, op in enumerate(ops[1:-1], start=1):
         if op not in OPS:
-            raise SpaceError(f"unknown op {op!r} at vertex {vertex}; NB101 ops are {list(OPS)}")
+            raise SpaceError(f"unknown op {quote(op)} at vertex {vertex}; NB101 ops are {list(OPS)}")
     if not np.isin(adjacency, (0, 1)).all():
         raise SpaceError("adjacency entries must be 0 or 1")
     backward = np.argwhere(np.tril(adjacency))
@@ -133,21 +154,28 @@ class NB101Space(SearchSpace[NB101Arch]):
     ops = OPS
 
     def parse(self, text: str) -> NB101Arch:
+        if not isinstance(text, str):
+            raise SpaceError(f"an NB101 arch string must be a str, got {type(text).__name__}")
+        if len(text) > MAX_TEXT:
+            raise SpaceError(
+                f"{quote(text)}: over {MAX_TEXT:,} characters; an NB101 cell has at most {MAX_VERTICES} vertices "
+                "and its string under 200 characters"
+            )
         matrix_text, bar, ops_text = text.partition("|")
         if not bar:
-            raise SpaceError(f"{text!r}: expected 'ROWS|OPS', found no '|'")
+            raise SpaceError(f"{quote(text)}: expected 'ROWS|OPS', found no '|'")
         rows = matrix_text.split("/")
         ops = tuple(ops_text.split(","))
         if len(rows) != len(ops):
-            raise SpaceError(f"{text!r}: {len(rows)} adjacency rows but {len(ops)} ops")
+            raise SpaceError(f"{quote(text)}: {len(rows)} adjacency rows but {len(ops)} ops")
         for index, row in enumerate(rows):
             if len(row) != len(ops) or not set(row) <= {"0", "1"}:
-                raise SpaceError(f"{text!r}: row {index} ({row!r}) must be {len(ops)} digits 0 or 1")
+                raise SpaceError(f"{quote(text)}: row {index} ({quote(row)}) must be {len(ops)} digits 0 or 1")
         adjacency = np.array([[int(digit) for digit in row] for row in rows], dtype=np.uint8)
         try:
             return NB101Arch(adjacency, ops)
         except SpaceError as err:
-            raise SpaceError(f"{text!r}: {err}") from err
+            raise SpaceError(f"{quote(text)}: {err}") from err
 
     def format(self, arch: NB101Arch) -> str:
         rows = "/".join("".join(str(bit) for bit in row) for row in arch.adjacency.tolist())

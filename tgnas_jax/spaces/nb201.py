@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from tgnas_jax._text import quote
 from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune, wl_hash
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
@@ -192,7 +193,9 @@ def _parse(text: str) -> NB201Arch:
     """Memoised: scoring the space whole parses the same 15,625 strings again and again."""
     nodes = text.split("+")
     if len(nodes) != _LAST_NODE:
-        raise SpaceError(f"bad NB201 arch string {text!r}: expected {_LAST_NODE} nodes joined by '+', got {len(nodes)}")
+        raise SpaceError(
+            f"bad NB201 arch string {quote(text)}: expected {_LAST_NODE} nodes joined by '+', got {len(nodes):,}"
+        )
     arch: list[str] = []
     for target, node in enumerate(nodes, start=1):
         arch.extend(_parse_node(text, node, target))
@@ -214,21 +217,21 @@ def _flops(arch: NB201Arch, num_classes: int, input_size: int) -> int:
 
 def _parse_node(text: str, node: str, target: int) -> list[str]:
     """The ops of the edges entering cell node ``target``, checked against ``|op~0|...|op~{target-1}|``."""
-    where = f"bad NB201 arch string {text!r}: node {target} ({node!r})"
+    where = f"bad NB201 arch string {quote(text)}: node {target} ({quote(node)})"
     if len(node) < 2 or not node.startswith("|") or not node.endswith("|"):
         raise SpaceError(f"{where} must start and end with '|'")
     entries = node[1:-1].split("|")
     if len(entries) != target:
-        raise SpaceError(f"{where} must have {target} incoming edge(s), got {len(entries)}")
+        raise SpaceError(f"{where} must have {target} incoming edge(s), got {len(entries):,}")
     ops = []
     for source, entry in enumerate(entries):
         op, tilde, index = entry.partition("~")
         if not tilde:
-            raise SpaceError(f"{where}: edge {entry!r} is not of the form 'op~source'")
+            raise SpaceError(f"{where}: edge {quote(entry)} is not of the form 'op~source'")
         if index != str(source):
-            raise SpaceError(f"{where}: edge {entry!r} must come from node {source}, got source {index!r}")
+            raise SpaceError(f"{where}: edge {quote(entry)} must come from node {source}, got source {quote(index)}")
         if op not in OPS:
-            raise SpaceError(f"{where}: unknown op {op!r}; ops are {OPS}")
+            raise SpaceError(f"{where}: unknown op {quote(op)}; ops are {OPS}")
         ops.append(op)
     return ops
 
