@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import time
+import types
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +31,7 @@ from tqdm.auto import tqdm
 
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
+from tgnas_jax.embeddings.table import DIM
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
 from tgnas_jax.spaces.nb201 import NB201Space
@@ -86,6 +90,12 @@ def split_nb101(table: NB101Table, cfg: TrainConfig) -> Split:
     if not 0 < cfg.train_fraction <= 1:
         raise ValueError(f"train_fraction must be in (0, 1], got {cfg.train_fraction}")
     train = rest[: max(cfg.batch_size, int(round(cfg.train_fraction * len(rest))))]
+    if not len(train):
+        excluded = f" and not using transfer_op={cfg.transfer_op!r}" if cfg.transfer_op is not None else ""
+        raise ValueError(
+            f"no NB101 cells left to train on: val_size={cfg.val_size} takes all {len(usable)} cells with "
+            f"test accuracy >= min_accuracy={cfg.min_accuracy}{excluded}; lower val_size or min_accuracy"
+        )
     return Split(train=train, val=val, transfer=np.sort(transfer[:20000]))
 
 
@@ -135,6 +145,17 @@ def nb201_training_cells(data_dir: str | None, vocab: list[str]) -> tuple[Dense,
     return (adjacency, ops, (ops >= 0).astype(np.float32)), labels.astype(np.float32)
 
 
+def learning_rate_schedule(peak: float, total: int) -> optax.Schedule:
+    """Linear warmup over a tenth of the ``total`` steps (at most 500), then cosine decay to 0.
+
+    optax's cosine needs a step after the warmup, so a one-step run trains at ``peak`` instead.
+    """
+    warmup = min(500, max(total // 10, 1))
+    if total <= warmup:
+        return optax.constant_schedule(peak)
+    return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total)
+
+
 def train_member(
     cells: Dense,
     labels: np.ndarray,
@@ -149,7 +170,12 @@ def train_member(
     model = GCN(cfg.model)
     steps_per_epoch = len(labels) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
-    schedule = optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, min(500, max(total // 10, 1)), total)
+    if not steps_per_epoch:
+        raise ValueError(
+            f"{len(labels)} training cells make no batch of batch_size={cfg.batch_size}; "
+            "lower batch_size or val_size, or raise train_fraction"
+        )
+    schedule = learning_rate_schedule(cfg.learning_rate, total)
     optimizer = optax.adamw(schedule, weight_decay=cfg.weight_decay)
 
     key = jax.random.PRNGKey(seed)
@@ -222,6 +248,7 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
 
 def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = None) -> tuple[Predictor, dict]:
     """Train every ensemble member; return the predictor and its NB101 metrics."""
+    validate_config(cfg)
     if run_dir is not None:
         claim_run_dir(run_dir, cfg)
     table = load_nb101(data_dir)
@@ -284,25 +311,168 @@ def _field_names(cfg: Any, prefix: str = "") -> list[str]:
     return names
 
 
+class ConfigError(ValueError):
+    """A config field given a value of the wrong type, or outside the values that make sense for it."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The numbers a field may take: ``low <= x <= high``, either end open (strict) when asked."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, x: float) -> bool:
+        above = self.low < x if self.open_low else self.low <= x
+        return above and (x < self.high if self.open_high else x <= self.high)
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            return f"{'>' if self.open_low else '>='} {self.low!r}"
+        return f"in {'(' if self.open_low else '['}{self.low!r}, {self.high!r}{')' if self.open_high else ']'}"
+
+
+#: Bounds of the numeric fields, by dotted name (tuple fields: of every element). Types, and the
+#: choices of ``Literal`` fields, come from the dataclasses' annotations.
+BOUNDS: dict[str, Bounds] = {
+    "model.hidden": Bounds(1),
+    "model.layers": Bounds(1),
+    "model.dropout": Bounds(0, 1, open_high=True),
+    "embedding.dim": Bounds(1, DIM),
+    "learning_rate": Bounds(0, open_low=True),
+    "weight_decay": Bounds(0),
+    "batch_size": Bounds(1),
+    "epochs": Bounds(1),
+    "train_fraction": Bounds(0, 1, open_low=True),
+    # Rank correlations need two validation cells.
+    "val_size": Bounds(2),
+    "min_accuracy": Bounds(0, 1),
+    "cost_weight": Bounds(0),
+    "seeds": Bounds(0, 2**32, open_high=True),
+    "split_seed": Bounds(0, 2**32, open_high=True),
+}
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _describe(hint: Any) -> str:
+    """What a field of type ``hint`` accepts, for messages."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args)
+    if origin is tuple:
+        return f"comma-separated values, each {_describe(args[0])}" if args[1:] == (...,) else f"{len(args)} values"
+    names = {bool: "true or false (or 1/0, yes/no)", int: "an integer", float: "a finite number", str: "a string"}
+    return "none" if hint is type(None) else names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _conforms(hint: Any, value: Any) -> bool:
+    """Whether ``value`` is of type ``hint``; types this check does not know pass, for their users to check."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return any(type(value) is type(choice) and value == choice for choice in args)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(arg, value) for arg in args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        kinds = args[:1] * len(value) if args[1:] == (...,) else args
+        return len(kinds) == len(value) and all(_conforms(k, v) for k, v in zip(kinds, value, strict=True))
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is type(None):
+        return value is None
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _from_text(hint: Any, raw: str) -> Any:
+    """``raw`` read as a value of type ``hint``; :class:`ConfigError` saying what is allowed otherwise."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and raw.lower() == "none":
+            return None
+        for arg in args:
+            try:
+                return _from_text(arg, raw)
+            except ConfigError:
+                continue
+    elif origin is Literal:
+        for choice in args:
+            if str(choice) == raw:
+                return choice
+    elif origin is tuple:
+        items = [item.strip() for item in raw.split(",")] if raw.strip() else []
+        kinds = args[:1] * len(items) if args[1:] == (...,) else args
+        if len(kinds) == len(items):
+            return tuple(_from_text(kind, item) for kind, item in zip(kinds, items, strict=True))
+    elif hint is bool:
+        if raw.lower() in _TRUE + _FALSE:
+            return raw.lower() in _TRUE
+    elif hint in (int, float):
+        try:
+            value = hint(raw)
+        except ValueError:
+            pass
+        else:
+            if _conforms(hint, value):
+                return value
+    elif hint is str:
+        return raw
+    elif hint is not type(None):
+        raise ConfigError(f"is a {_describe(hint)}, which --set cannot give")
+    raise ConfigError(f"must be {_describe(hint)}, got {raw!r}")
+
+
+def validate_config(cfg: Any, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` naming the first field of ``cfg`` (a config dataclass) whose value is
+    not of its annotated type (``Literal`` choices, strict bools, finite floats) or is outside
+    :data:`BOUNDS`: a bad config fails here, before any data is read."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        name, value, hint = prefix + f.name, getattr(cfg, f.name), hints.get(f.name, Any)
+        if not _conforms(hint, value):
+            raise ConfigError(f"{name} must be {_describe(hint)}, got {value!r}")
+        if dataclasses.is_dataclass(value):
+            validate_config(value, f"{name}.")
+        bounds = BOUNDS.get(name)
+        for number in value if isinstance(value, tuple) else (value,):
+            if bounds is not None and number is not None and number not in bounds:
+                raise ConfigError(f"{name} must be {bounds}, got {number!r}")
+    seeds = getattr(cfg, "seeds", None) if not prefix else None
+    if isinstance(seeds, tuple) and (not seeds or len(set(seeds)) < len(seeds)):
+        raise ConfigError(f"seeds must be one or more distinct seeds (one member each), got {seeds}")
+
+
 def override(cfg: Any, dotted: str, raw: str) -> Any:
-    """``model.hidden=64`` style overrides, typed by the field they replace."""
+    """``model.hidden=64`` style overrides, read as the type the field is annotated with.
+
+    Unknown fields are a ``KeyError``; a value that is not of the field's type (a ``Literal``
+    choice, ``true``/``false``/``1``/``0``/``yes``/``no`` for bools, a finite number, ...) is a
+    :class:`ConfigError` naming the field and what it accepts. Ranges: :func:`validate_config`.
+    """
     head, _, rest = dotted.partition(".")
     fields = {f.name: f for f in dataclasses.fields(cfg)}
     if head not in fields:
         raise KeyError(f"unknown config field {dotted!r}; fields are {sorted(fields)}")
     current = getattr(cfg, head)
     if rest:
-        return dataclasses.replace(cfg, **{head: override(current, rest, raw)})
-    if isinstance(current, tuple):
-        value: Any = tuple(int(v) for v in raw.split(","))
-    elif isinstance(current, bool):
-        value = raw.lower() in ("1", "true", "yes")
-    elif isinstance(current, int):
-        value = int(raw)
-    elif isinstance(current, float):
-        value = float(raw)
-    else:
-        value = None if raw.lower() == "none" else raw
+        if not dataclasses.is_dataclass(current):
+            raise KeyError(f"unknown config field {dotted!r}: {head} has no sub-fields")
+        try:
+            return dataclasses.replace(cfg, **{head: override(current, rest, raw)})
+        except ConfigError as err:
+            raise ConfigError(f"{head}.{err}") from None
+    if dataclasses.is_dataclass(current):
+        raise ConfigError(f"{head} is a group of fields; set one of {', '.join(_field_names(current, head + '.'))}")
+    try:
+        value = _from_text(typing.get_type_hints(type(cfg))[head], raw)
+    except ConfigError as err:
+        raise ConfigError(f"{head} {err}") from None
     return dataclasses.replace(cfg, **{head: value})
 
 
@@ -333,7 +503,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             cfg = override(cfg, name, raw)
         except (KeyError, ValueError) as err:
-            parser.error(f"--set {item}: {err}")
+            parser.error(f"--set {item}: {err.args[0] if isinstance(err, KeyError) else err}")
+    try:
+        validate_config(cfg)
+    except ConfigError as err:
+        parser.error(f"--set: {err}")
     try:
         predictor, report = train(cfg, args.data_dir, args.run_dir or args.out / "run")
         predictor.save(args.out, metadata={"train_config": dataclasses.asdict(cfg), "nb101": report})
