@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,54 @@ from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHOD
 from tgnas_jax.search.encoding import DARTS_SETTING
 from tgnas_jax.search.truth import has_truth, true_accuracies
 from tgnas_jax.spaces import SPACES, SearchSpace, get_space
+
+#: Upper bounds of the evolutionary searches, far above what a search needs (defaults: 64 x 60).
+MAX_POPULATION = 16_384
+MAX_GENERATIONS = 100_000
+MAX_QUERIES = 100_000_000
+MAX_SEED = 2**32
+#: Memory of one population member while a generation is scored with the shipped predictor (XLA's
+#: memory analysis of the compiled searches, evolve's being the largest), and of one generation
+#: (its key and best score, kept by the scan).
+_BYTES_PER_MEMBER = {"nb201": 70e3, "nb101": 70e3, "darts": 230e3}
+_BYTES_PER_GENERATION = 16
+#: Predictor queries per second of a warm NB201 search on 2 CPU cores (README: 4,059 in 0.10 s).
+_QUERIES_PER_SECOND = 40_000
+_BYTE_UNITS = (("B", 1), ("kB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("PB", 1e15), ("EB", 1e18))
+_TIME_UNITS = (("s", 1), ("min", 60), ("h", 3600), ("days", 86400), ("years", 3.15e7))
+_HUGE = 10**30
+
+
+def _amount(value: float, units: Sequence[tuple[str, float]]) -> str:
+    """``value`` in the largest unit it reaches, e.g. ``3.2 GB`` or ``18 days``."""
+    name, size = units[0]
+    for unit in units:
+        if value >= unit[1]:
+            name, size = unit
+    return f"{value / size:,.3g} {name}"
+
+
+def search_cost(space: str, population: int, generations: int) -> str:
+    """Roughly what an evolutionary search of this size takes: memory, predictor queries and time."""
+    beyond = max(population, generations) > _HUGE  # past float range: a lower bound is all that matters
+    population, generations = min(population, _HUGE), min(generations, _HUGE)
+    queries = population * (generations + 1)
+    memory = population * _BYTES_PER_MEMBER.get(space, max(_BYTES_PER_MEMBER.values()))
+    memory += generations * _BYTES_PER_GENERATION
+    size = _amount(memory, _BYTE_UNITS)
+    time = _amount(queries / _QUERIES_PER_SECOND, _TIME_UNITS)
+    cost = f"~{size} of memory and {queries:,} predictor queries (~{time} at ~40k queries/s on 2 CPU cores)"
+    return f"more than {cost}" if beyond else cost
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}") from None
+    if not 0 <= value < MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
+    return value
 
 
 def _at_least(least: int) -> Any:
@@ -51,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tgnas_jax.search", description=__doc__.split("\n\n")[0])
     parser.add_argument("--space", choices=sorted(SPACES), default="nb201", help="search space (default: nb201)")
     parser.add_argument("--method", choices=METHODS, default="hybrid", help="search method (default: hybrid)")
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the evolutionary searches")
+    parser.add_argument("--seed", type=_seed, default=0, help="PRNG seed of the evolutionary searches, 0 to 2**32-1")
     parser.add_argument(
         "--population",
         type=_at_least(MIN_POPULATION),
@@ -114,6 +163,42 @@ def report(result: SearchResult, space: SearchSpace[Any], truth: dict[str, dict[
     return "\n".join(lines)
 
 
+def unwritable(path: Path) -> str | None:
+    """Why the JSON cannot be written to ``path``, or ``None``: checked first, so a search is not lost to it."""
+    try:
+        if path.is_dir():
+            return "it is a directory"
+        folder = path.parent
+        while not folder.exists():  # folders --json will create
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"{str(folder)!r} is not a directory"
+        if path.exists() and not os.access(path, os.W_OK):
+            return "it is not writable"
+        if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            return f"folder {str(folder)!r} is not writable"
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Bounds that need several arguments, and the output path; a failure is ``parser.error`` (exit 2)."""
+    limits = (
+        ("--population", args.population, MAX_POPULATION),
+        ("--generations", args.generations, MAX_GENERATIONS),
+        ("--population x (--generations + 1)", args.population * (args.generations + 1), MAX_QUERIES),
+    )
+    for name, value, most in limits:
+        if value > most:
+            cost = search_cost(args.space, args.population, args.generations)
+            parser.error(f"argument {name}: must be at most {most:,}, got {value:,}; that search would need {cost}")
+    if args.json is not None:
+        reason = unwritable(args.json)
+        if reason is not None:
+            parser.error(f"argument --json: cannot write {str(args.json)!r}: {reason}")
+
+
 def _progress(line: str) -> None:
     """One write per line: the hybrid's two searches report from two threads."""
     sys.stderr.write(line + "\n")
@@ -123,6 +208,7 @@ def _progress(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_args(parser, args)
     space = get_space(args.space)
     try:
         predictor = load_predictor(args.predictor)
@@ -160,8 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "max_flops": args.max_flops,
             "true_accuracy": truth,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        except OSError as err:
+            print(f"error: could not write {str(args.json)!r}: {err.strerror or err}", file=sys.stderr)
+            return 1
     return 0
 
 
