@@ -5,8 +5,9 @@ fraction), and the design study the shipped predictor was selected from.
 
 Each configuration is trained on NB101 and reported on the NB101 hold-out, the NB101
 operator-transfer hold-out (cells using ``maxpool3x3``, kept out of training, for the design
-grid), and zero-shot on all 15,625 NB201 cells. Selection reads the NB101 columns only; the
-NB201 columns are measurements of the outcome. Writes ``benchmarks/results/grid_<name>.{json,md}``.
+grid), the 725 NB301 (DARTS-space) architectures, and zero-shot on all 15,625 NB201 cells.
+Selection reads the NB101 and NB301 columns only; the NB201 columns are measurements of the
+outcome. Writes ``benchmarks/results/grid_<name>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tgnas_jax.evaluate import evaluate
+from tgnas_jax import metrics, transfer
 from tgnas_jax.model import ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig
 from tgnas_jax.train import TrainConfig, override, train
@@ -72,11 +73,11 @@ def run(cfg: TrainConfig, data_dir: str | None) -> dict[str, Any]:
     if cfg.embedding.features == "onehot":
         row["nb201"] = "n/a: one-hot features cannot represent NB201's operators"
         return row
-    zero_shot = evaluate(predictor, data_dir)
-    zero_shot.pop("_scores")
-    for key in ("cifar10", "cifar100", "imagenet16"):
-        row[f"nb201_{key}_tau"] = zero_shot[key]["tg-nas"]["kendall_tau"]
-        row[f"nb201_{key}_rho"] = zero_shot[key]["tg-nas"]["spearman_rho"]
+    for tset in transfer.load_sets(["nb301", "nb201"], predictor, data_dir):
+        scores = transfer.predictor_scores(predictor, tset)["tg-nas"]
+        for key, truth in tset.truth.items():
+            row[f"{tset.name}_{key}_tau"] = metrics.kendall(scores, truth)
+            row[f"{tset.name}_{key}_rho"] = metrics.spearman(scores, truth)
     return row
 
 

@@ -7,6 +7,7 @@ Small synthetic files in ``tmp_path`` mimic the shared data's layout; the real t
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -466,3 +467,73 @@ def test_real_imagenet16_nets_map_as_the_valid_nets_file_says(data_dir: Path, re
     ):
         expected = [record["net_str"] for record in csv.DictReader(handle)]
     assert load_zc_proxies(data_dir, "imagenet16").arch_strings.tolist() == expected
+
+
+# --------------------------------------------------------------------------- NB301
+
+# NASLib compact keys: (input, op) pairs; op indexes max_pool, avg_pool, skip, sep3, sep5, dil3, dil5.
+NB301_KEY = "[[(0, 3), (1, 3), (0, 2), (1, 4), (0, 0), (2, 5), (1, 6), (3, 1)], [(0, 0), (1, 0)" + (
+    ", (0, 2), (2, 3), (1, 1), (2, 4), (0, 5), (4, 6)]]"
+)
+NB301_GENOTYPE = (
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_5x5', 1), "
+    "('max_pool_3x3', 0), ('dil_conv_3x3', 2), ('dil_conv_5x5', 1), ('avg_pool_3x3', 3)], normal_concat=[2, 3, 4, 5], "
+    "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 2), "
+    "('avg_pool_3x3', 1), ('sep_conv_5x5', 2), ('dil_conv_3x3', 0), ('dil_conv_5x5', 4)], reduce_concat=[2, 3, 4, 5])"
+)
+
+
+def write_nb301(root: Path, records: dict[str, object] | None = None) -> Path:
+    record = {"val_accuracy": 93.5, **{name: {"score": 1.5, "time": 0.1} for name in data.NB301_PROXIES}}
+    path = root / data.NB301_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cifar10": records if records is not None else {NB301_KEY: record}}))
+    return path
+
+
+def test_nb301_table_converts_naslib_keys_to_genotypes(tmp_path: Path) -> None:
+    write_nb301(tmp_path)
+    table = data.load_nb301(tmp_path)
+    assert table.genotypes.tolist() == [NB301_GENOTYPE]
+    assert table.val_accuracy.tolist() == [93.5]
+    assert tuple(table.proxies) == data.NB301_PROXIES and table.proxies["synflow"].tolist() == [1.5]
+    assert len(data.load_nb301(tmp_path)) == 1  # and again from the cache
+
+
+@pytest.mark.parametrize(
+    ("records", "fault"),
+    [
+        ({"[[(0, 9)]]": {}}, "not a NASLib compact DARTS encoding"),
+        ({NB301_KEY.replace("(1, 3)", "(0, 3)", 1): {}}, "not a NASLib compact DARTS encoding"),  # one input twice
+        ({NB301_KEY: {"val_accuracy": "high"}}, "missing or non-numeric"),
+        ({NB301_KEY: {"val_accuracy": 93.0}}, "missing or non-numeric"),
+        ({}, "must map architecture keys"),
+    ],
+)
+def test_nb301_faults_are_named(tmp_path: Path, records: dict[str, object], fault: str) -> None:
+    write_nb301(tmp_path, records)
+    assert fault in error_of(lambda: data.load_nb301(tmp_path))
+
+
+def test_nb301_accuracy_out_of_range(tmp_path: Path) -> None:
+    record = {"val_accuracy": 0.935, **{name: {"score": 1.0} for name in data.NB301_PROXIES}}
+    write_nb301(tmp_path, {NB301_KEY: {**record, "val_accuracy": 193.5}})
+    assert "val_accuracy outside" in error_of(lambda: data.load_nb301(tmp_path))
+
+
+def test_nb301_not_json(tmp_path: Path) -> None:
+    path = write_nb301(tmp_path)
+    path.write_bytes(b"\x00\xff not json")
+    assert "not a NAS-Bench-Suite-Zero JSON file" in error_of(lambda: data.load_nb301(tmp_path))
+
+
+def test_real_nb301(data_dir: Path, real_cache: None) -> None:
+    from tgnas_jax.spaces.darts import DartsSpace
+
+    table = data.load_nb301(data_dir)
+    assert len(table) == 725 and len(set(table.genotypes.tolist())) == 725
+    assert 91.2 < table.val_accuracy.min() < table.val_accuracy.max() < 94.5
+    assert table.val_accuracy.mean() == pytest.approx(93.12, abs=0.01)
+    space = DartsSpace()
+    assert all(space.format(space.parse(g)) == g for g in table.genotypes.tolist())
+    assert all(np.isfinite(values).all() and len(values) == 725 for values in table.proxies.values())

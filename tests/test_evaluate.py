@@ -1,45 +1,32 @@
-import json
+"""The transfer-benchmark CLI: strict JSON, markdown, plots, and one-line errors."""
 
-import jax
-import numpy as np
+import json
+import math
+
 import pytest
 
-from tgnas_jax.batching import dense_batch
-from tgnas_jax.evaluate import correlations, main, top_k
-from tgnas_jax.model import GCN, ModelConfig
-from tgnas_jax.predictor import EmbeddingConfig, Predictor
+from tgnas_jax.evaluate import main, strict_json
 
 
-def test_broken_cells_rank_last_in_correlations():
-    truth = np.array([1.0, 2.0, 3.0, 0.5])
-    scores = np.array([1.0, 2.0, 3.0, -np.inf])
-    assert correlations(scores, truth)["spearman_rho"] == pytest.approx(1.0)
+def test_strict_json_writes_null_for_non_finite_numbers():
+    value = {"a": [1.0, math.inf, -math.inf, math.nan], "_scores": [1], "b": {"c": 2}}
+    assert strict_json(value) == {"a": [1.0, None, None, None], "b": {"c": 2}}
 
 
-def test_top_k_reads_the_predicted_favourites():
-    truth = np.arange(200, dtype=float)
-    metrics = top_k(truth[::-1].copy(), truth)  # exactly wrong ranking
-    assert metrics["precision_top50"] == 0.0
-    assert metrics["accuracy_of_predicted_best"] == 0.0
-    assert top_k(truth, truth)["precision_top1pct"] == 1.0
-
-
-def test_cli_writes_json_markdown_and_plot(data_dir, tmp_path):
-    cfg = ModelConfig(hidden=8, layers=1)
-    ops = ("input", "output", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-    rng = np.random.default_rng(0)
-    vectors = {op: rng.normal(size=6).astype(np.float32) for op in ops}
-    example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
-    params = GCN(cfg).init(jax.random.PRNGKey(0), example, np.stack(list(vectors.values())))["params"]
-    Predictor(cfg, EmbeddingConfig(), (params,), vectors).save(tmp_path / "tiny")
-    main(["--predictor", str(tmp_path / "tiny"), "--data-dir", str(data_dir), "--out", str(tmp_path / "out" / "r")])
-    report = json.loads((tmp_path / "out" / "r.json").read_text())
-    assert report["cells"] == 15625
-    assert set(report["cifar10"]) == {"tg-nas", "params", "flops"}
-    assert report["cifar10"]["params"]["spearman_rho"] == pytest.approx(0.753, abs=0.01)
-    assert "nwot" in report["zc_subset"]["cifar10"]["spearman_rho"]
-    assert (tmp_path / "out" / "r.md").read_text().startswith("# Zero-shot NAS-Bench-201")
-    assert (tmp_path / "out" / "r.png").stat().st_size > 10_000
+def test_cli_writes_json_markdown_and_plots(data_dir, tmp_path, make_tiny_predictor):
+    make_tiny_predictor().save(tmp_path / "tiny")
+    out = tmp_path / "out" / "r"
+    main(["--space", "nb301", "--predictor", str(tmp_path / "tiny"), "--data-dir", str(data_dir)]
+         + ["--resamples", "10", "--out", str(out)])  # fmt: skip
+    text = (tmp_path / "out" / "r.json").read_text()
+    report = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    (nb301,) = report["sets"]
+    assert nb301["set"] == "nb301" and nb301["size"] == 725
+    assert {"tg-nas", "gcn", "params"} <= set(nb301["datasets"]["cifar10"]["all"])
+    markdown = (tmp_path / "out" / "r.md").read_text()
+    assert markdown.startswith("# Transfer benchmark") and "| nwot |" in markdown
+    for suffix in ("_scatter.png", "_rho.png", "_heatmap.png"):
+        assert (tmp_path / "out" / f"r{suffix}").stat().st_size > 10_000
 
 
 def test_cli_errors_are_one_line_messages(tmp_path, capsys):
@@ -50,3 +37,6 @@ def test_cli_errors_are_one_line_messages(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--predictor", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
     assert "predictor.json is missing" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--space", "nb301", "--encoding", "paper", "--out", str(tmp_path / "r")])
+    assert exit_info.value.code == 1 and "encoding must be one of" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tgnas_jax.graph import ArchGraph, GraphError, prune, topological_order, wl_hash
+from tgnas_jax.graph import ArchGraph, GraphError, contract, prune, topological_order, wl_hash
 
 CHAIN = np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]])
 
@@ -78,3 +78,22 @@ def test_wl_hash_is_isomorphism_invariant_and_label_sensitive():
 def test_prune_names_a_missing_output():
     with pytest.raises(GraphError, match="'output'"):
         prune(CHAIN, ("input", "conv", "conv"))
+
+
+def test_contract_wires_an_identitys_predecessors_to_its_successors() -> None:
+    # input -> skip -> conv -> output, and input -> conv2 -> skip2 -> output
+    adjacency = np.zeros((6, 6), np.uint8)
+    for a, b in ((0, 1), (1, 2), (2, 5), (0, 3), (3, 4), (4, 5)):
+        adjacency[a, b] = 1
+    graph = ArchGraph(adjacency, ("input", "skip", "conv", "conv2", "skip2", "output"))
+    contracted = contract(graph, {"skip", "skip2"})
+    assert contracted.ops == ("input", "conv", "conv2", "output")
+    assert sorted(map(tuple, contracted.edges.tolist())) == [(0, 1), (0, 2), (1, 3), (2, 3)]
+    assert contract(graph, {"pool"}) is graph
+
+
+def test_contract_turns_a_skip_only_path_into_an_input_output_edge() -> None:
+    chain = ArchGraph(np.triu(np.ones((4, 4), np.uint8), 1), ("input", "skip", "skip", "output"))
+    contracted = contract(chain, {"skip"})
+    assert contracted.ops == ("input", "output")
+    assert contracted.edges.tolist() == [[0, 1]] and not contracted.is_broken

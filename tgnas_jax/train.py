@@ -59,10 +59,16 @@ class TrainConfig:
     #: Weight of the model-size prior blended into scores (see ``predictor.CostBlend``); chosen
     #: on the operator-transfer hold-out, whose report lists tau for a range of weights.
     cost_weight: float = 0.5
+    #: Noise added to operator embeddings during training, as a fraction of their RMS distance
+    #: from the mean operator (see ``training.make_train_step``); 0 trains on exact embeddings.
+    feature_noise: float = 0.0
     #: Add all NB201 cells to training (paper section 4.3: for a DARTS predictor only). Labels:
     #: the mean of the per-dataset standardised CIFAR-10/100 and ImageNet16-120 accuracies.
     #: Such a predictor has seen NB201 labels, so ``evaluate`` refuses it.
     mix_nb201: bool = False
+    #: How mixed-in NB201 cells become graphs (``NB201Space.encoding``): that of the spaces the
+    #: predictor will score, so its training and scoring graphs agree.
+    nb201_encoding: Literal["pruned", "residual"] = "pruned"
     #: Seeds of the ensemble members; the shipped predictor averages them.
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     split_seed: int = 0
@@ -126,11 +132,11 @@ def _dense(table: NB101Table, rows: np.ndarray, slots: int = 7) -> Dense:
     return adjacency, ops, (ops >= 0).astype(np.float32)
 
 
-def nb201_training_cells(data_dir: str | None, vocab: list[str]) -> tuple[Dense, np.ndarray]:
-    """Every trainable NB201 cell (``pruned`` graphs; ``vocab`` grows with new operators) and its
+def nb201_training_cells(data_dir: str | None, vocab: list[str], encoding: str = "pruned") -> tuple[Dense, np.ndarray]:
+    """Every trainable NB201 cell (graphs in ``encoding``; ``vocab`` grows with new operators) and its
     label: the mean of the standardised accuracies on the three datasets."""
     table = load_nb201(data_dir)
-    space = NB201Space(encoding="pruned")
+    space = NB201Space(encoding=encoding)
     graphs = [space.to_graphs(space.parse(s))[0] for s in table.arch_strings]
     keep = np.array([not g.is_broken for g in graphs])
     slots = max(g.num_nodes for g in graphs)
@@ -195,7 +201,8 @@ def train_member(
             state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
             history = json.loads(history_file.read_text())[:start_epoch] if history_file.exists() else []
             tqdm.write(f"seed {seed}: resuming after epoch {start_epoch - 1} from {member_dir}")
-    step = make_train_step(model, optimizer, cfg.loss)
+    spread = float(jnp.sqrt(jnp.mean(jnp.sum((op_table - op_table.mean(axis=0)) ** 2, axis=1))))
+    step = make_train_step(model, optimizer, cfg.loss, cfg.feature_noise * spread / np.sqrt(op_table.shape[1]))
     predict = make_predict(model)
     val_cells, val_truth = holdouts["val"]
     epochs = tqdm(
@@ -257,7 +264,7 @@ def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = 
     vocab = list(table.op_names)
     labels = (acc[split.train] - acc[split.train].mean()) / acc[split.train].std()
     if cfg.mix_nb201:
-        nb201_cells, nb201_labels = nb201_training_cells(data_dir, vocab)
+        nb201_cells, nb201_labels = nb201_training_cells(data_dir, vocab, cfg.nb201_encoding)
         slots = nb201_cells[1].shape[1]
         pairs = zip(_dense(table, split.train, slots), nb201_cells, strict=True)
         cells: Dense = tuple(np.concatenate(pair) for pair in pairs)  # type: ignore[assignment]

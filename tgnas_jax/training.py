@@ -56,15 +56,23 @@ def loss_fn(scores: jax.Array, labels: jax.Array, kind: Loss) -> jax.Array:
 
 
 def make_train_step(
-    model: GCN, optimizer: optax.GradientTransformation, loss: Loss
+    model: GCN, optimizer: optax.GradientTransformation, loss: Loss, feature_noise: float = 0.0
 ) -> Callable[[TrainState, Cells, jax.Array, jax.Array], tuple[TrainState, jax.Array]]:
-    """A pure, jitted step: (state, batch, op_table, dropout key) -> (new state, loss)."""
+    """A pure, jitted step: (state, batch, op_table, key) -> (new state, loss).
+
+    ``feature_noise`` > 0 adds Gaussian noise of that standard deviation to every operator's
+    embedding at every step: the few training operators then stand for neighbourhoods of the
+    embedding space, so operators the predictor never saw land on learnt ground.
+    """
 
     def step(state: TrainState, cells: Cells, op_table: jax.Array, key: jax.Array) -> tuple[TrainState, jax.Array]:
         graph = dense_batch(cells.adjacency, cells.ops, cells.mask)
+        dropout_key, noise_key = jax.random.split(key)
+        if feature_noise:
+            op_table = op_table + feature_noise * jax.random.normal(noise_key, op_table.shape, op_table.dtype)
 
         def objective(params: Any) -> jax.Array:
-            scores = model.apply({"params": params}, graph, op_table, train=True, rngs={"dropout": key})
+            scores = model.apply({"params": params}, graph, op_table, train=True, rngs={"dropout": dropout_key})
             return loss_fn(scores, cells.labels, loss)
 
         value, grads = jax.value_and_grad(objective)(state.params)

@@ -15,7 +15,9 @@ from tgnas_jax.spaces.darts import PUBLISHED, Genotype
 SPACES = {
     "nb201": NB201Space(),
     "nb201-paper": NB201Space(encoding="paper"),
+    "nb201-residual": NB201Space(encoding="residual"),
     "darts": DartsSpace(),
+    "darts-residual": DartsSpace(encoding="residual"),
     "nb101": NB101Space(),
 }
 
@@ -24,7 +26,7 @@ def _archs(name: str) -> list:
     space = SPACES[name]
     if name.startswith("nb201"):
         return list(space.enumerate())[:2000]
-    extra = list(PUBLISHED.values()) if name == "darts" else []
+    extra = list(PUBLISHED.values()) if name.startswith("darts") else []
     return extra + space.samples(200, seed=0)
 
 
@@ -64,7 +66,14 @@ def test_genes_at_the_edges_of_the_interval_decode_to_the_first_and_last_choice(
 
 
 #: NB201 and DARTS are scored with the model-size prior the shipped predictor has, NB101 (no FLOP count) without.
-BLENDED = {"nb201": True, "nb201-paper": False, "darts": True, "nb101": False}
+BLENDED = {
+    "nb201": True,
+    "nb201-paper": False,
+    "nb201-residual": True,
+    "darts": True,
+    "darts-residual": False,
+    "nb101": False,
+}
 
 
 @pytest.mark.parametrize("name", list(SPACES))

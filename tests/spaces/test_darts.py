@@ -349,3 +349,13 @@ def test_sep_conv_cost_by_hand() -> None:
 def test_unknown_setting() -> None:
     with pytest.raises(ValueError, match="unknown DARTS setting 'cifar100'"):
         SPACE.num_params(PUBLISHED["DARTS_V2"], "cifar100")
+
+
+def test_residual_encoding_turns_skip_connect_into_edges() -> None:
+    genotype = PUBLISHED["DARTS_V2"]
+    pruned, residual = DartsSpace().to_graphs(genotype), DartsSpace(encoding="residual").to_graphs(genotype)
+    for before, after in zip(pruned, residual, strict=True):
+        assert "skip_connect" not in after.ops
+        assert after.num_nodes == before.num_nodes - before.ops.count("skip_connect")
+    with pytest.raises(ValueError, match="encoding must be"):
+        DartsSpace(encoding="paper")

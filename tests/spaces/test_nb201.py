@@ -271,3 +271,21 @@ def test_mutate_changes_one_edge(space: NB201Space) -> None:
     for arch, mutant in zip(archs, mutants, strict=True):
         assert sum(a != b for a, b in zip(arch, mutant, strict=True)) == 1
         assert space.parse(space.format(mutant)) == mutant
+
+
+def test_residual_encoding_makes_skip_connect_an_edge() -> None:
+    space = NB201Space(encoding="residual")
+    # The best CIFAR-10 cell: its skip_connect on edge 0 -> 3 becomes NB101's input -> output residual.
+    arch = space.parse(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+    )
+    (graph,) = space.to_graphs(arch)
+    assert "skip_connect" not in graph.ops and len(graph.ops) == 7
+    assert graph.adjacency[graph.ops.index("input"), graph.ops.index("output")] == 1
+    (all_skip,) = space.to_graphs(("skip_connect",) * 6)
+    assert all_skip.ops == ("input", "output") and not all_skip.is_broken
+    (dead,) = space.to_graphs(("none",) * 6)
+    assert dead.is_broken
+    # Elsewhere identical to the pruned graph.
+    conv_only = ("nor_conv_3x3", "none", "avg_pool_3x3", "nor_conv_1x1", "none", "none")
+    assert space.to_graphs(conv_only) == NB201Space().to_graphs(conv_only)

@@ -30,12 +30,16 @@ class CellTemplate:
     ``wiring`` is the ``(N, N)`` cell-level adjacency (``N = inputs + slots + 1``, inputs first,
     output last) of every connection the space allows; an architecture may switch some off (NB101).
     With ``drop_dead`` set, rendering mirrors :func:`tgnas_jax.graph.prune`: operator nodes that
-    lie on no input -> output path are switched off, inputs and the output always stay.
+    lie on no input -> output path are switched off, inputs and the output always stay. With
+    ``identity_id`` (a vocabulary id) set, it then mirrors :func:`tgnas_jax.graph.contract`: nodes
+    of that op are switched off and their predecessors wired to their successors. Slots must be in
+    topological order (each slot reads only earlier ones), as every space's are.
     """
 
     num_inputs: int
     wiring: np.ndarray
     drop_dead: bool
+    identity_id: int | None = None
 
     @property
     def num_slots(self) -> int:
@@ -46,9 +50,11 @@ class CellTemplate:
         return _expansion(self.num_inputs, self.num_slots, width)
 
     def structure(self, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Static ``(senders, receivers)`` of every edge a rendered cell can have."""
-        expand = self.expansion(width)
-        return np.nonzero(expand.T @ self.wiring @ expand)
+        """Static ``(senders, receivers)`` of every edge a rendered cell can have.
+
+        Contracting identities can join any node to any node it reaches, so then every such pair.
+        """
+        return _structure(self, width)
 
     def render(
         self, op_ids: jax.Array, alive: jax.Array, wiring: jax.Array | None = None
@@ -68,7 +74,22 @@ class CellTemplate:
         if self.drop_dead:
             present = self._live(adjacency, present)
         ops = jnp.concatenate([jnp.full(self.num_inputs, INPUT_ID), op_ids.reshape(-1), jnp.full(1, OUTPUT_ID)])
+        if self.identity_id is not None:
+            adjacency, present = self._contract(adjacency, present, ops == self.identity_id)
         return adjacency, ops.astype(jnp.int32), present
+
+    def _contract(self, adjacency: jax.Array, present: jax.Array, identity: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Switch identity nodes off, wiring each one's predecessors to its successors, in node order."""
+        edges = adjacency * present[:, None] * present[None, :]
+
+        def bypass(node: int, state: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            edges, present = state
+            drop = identity[node] & (present[node] > 0)
+            joined = jnp.maximum(edges, jnp.outer(edges[:, node], edges[node, :]))
+            cut = joined.at[:, node].set(0.0).at[node, :].set(0.0)
+            return jnp.where(drop, cut, edges), jnp.where(drop, present.at[node].set(0.0), present)
+
+        return jax.lax.fori_loop(0, adjacency.shape[0], bypass, (edges, present))
 
     def _live(self, adjacency: jax.Array, present: jax.Array) -> jax.Array:
         """``present`` restricted to nodes on an input -> output path (inputs and output kept)."""
@@ -88,6 +109,16 @@ class CellTemplate:
         start = is_input.astype(jnp.float32), is_output.astype(jnp.float32)
         forward, backward = jax.lax.fori_loop(0, len(self.wiring), hop, start)
         return jnp.where(is_input | is_output, 1.0, present * forward * backward)
+
+
+@functools.cache
+def _structure(template: CellTemplate, width: int) -> tuple[np.ndarray, np.ndarray]:
+    expand = template.expansion(width)
+    possible = (expand.T @ template.wiring @ expand) > 0
+    if template.identity_id is not None:
+        for node in range(len(possible)):  # transitive closure, nodes in topological order
+            possible |= np.outer(possible[:, node], possible[node, :])
+    return np.nonzero(possible)
 
 
 @functools.cache

@@ -200,6 +200,11 @@ class Encoding(abc.ABC, Generic[Arch]):
         return [self.cost_tables[m] for m in METRICS]
 
 
+def _identity_id(space: NB201Space | DartsSpace) -> int | None:
+    """Vocabulary id of ``skip_connect`` when the space's encoding contracts it (``residual``)."""
+    return space.ops.index("skip_connect") + FIRST_OP_ID if space.encoding == "residual" else None
+
+
 def _table_sum(pair: tuple[int, np.ndarray], slot_ops: jax.Array) -> jax.Array:
     """``constant + sum of table[c, s, op]`` over the slots' ops, in exact int32."""
     constant, table = pair
@@ -249,7 +254,12 @@ class NB201Encoding(Encoding[NB201Arch]):
 
     def __init__(self, space: NB201Space) -> None:
         self.space = space
-        self.template = CellTemplate(num_inputs=1, wiring=_nb201_wiring(), drop_dead=space.encoding == "pruned")
+        self.template = CellTemplate(
+            num_inputs=1,
+            wiring=_nb201_wiring(),
+            drop_dead=space.encoding != "paper",
+            identity_id=_identity_id(space),
+        )
         self.cardinality = np.full(len(EDGES), len(space.ops), np.int32)
         self.supernet_ops = space.ops
         self.cost_tables = _nb201_tables(space)
@@ -333,7 +343,9 @@ class DartsEncoding(Encoding[Genotype]):
 
     def __init__(self, space: DartsSpace) -> None:
         self.space = space
-        self.template = CellTemplate(num_inputs=NUM_INPUTS, wiring=_darts_wiring(), drop_dead=True)
+        self.template = CellTemplate(
+            num_inputs=NUM_INPUTS, wiring=_darts_wiring(), drop_dead=True, identity_id=_identity_id(space)
+        )
         per_cell = [n for node in INTERMEDIATE for n in (len(DARTS_PAIRS[node]), *[len(DERIVABLE_OPS)] * 2)]
         self.cardinality = np.array(per_cell * self.num_cells, np.int32)
         self.supernet_ops = DERIVABLE_OPS

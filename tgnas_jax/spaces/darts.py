@@ -11,11 +11,12 @@ from __future__ import annotations
 import ast
 import functools
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
 from tgnas_jax._text import QUOTE_LIMIT, clip, quote
-from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune
+from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, contract, prune
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
 #: DARTS's ``PRIMITIVES``, in its order.
@@ -428,12 +429,26 @@ def network_size(genotype: Genotype, setting: str = "cifar10") -> tuple[int, int
 # --- the space ----------------------------------------------------------------------------
 
 
+Encoding = Literal["pruned", "residual"]
+ENCODINGS: tuple[Encoding, ...] = ("pruned", "residual")
+
+
 class DartsSpace(SearchSpace[Genotype]):
     """DARTS cells over its eight ``PRIMITIVES``; sampling and mutation use the seven ops
-    DARTS can derive (``none`` never survives its derivation) and the standard concat."""
+    DARTS can derive (``none`` never survives its derivation) and the standard concat.
+
+    ``encoding="pruned"`` makes every non-``none`` edge an op node (:func:`cell_graph`);
+    ``"residual"`` then turns every ``skip_connect`` into plain edges, the form NB101 (the
+    training space) gives a residual (:func:`tgnas_jax.graph.contract`).
+    """
 
     name = "darts"
     ops = OPS
+
+    def __init__(self, encoding: Encoding = "pruned") -> None:
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+        self.encoding = encoding
 
     def parse(self, text: str) -> Genotype:
         return parse_genotype(text)
@@ -443,7 +458,10 @@ class DartsSpace(SearchSpace[Genotype]):
 
     def to_graphs(self, arch: Genotype) -> tuple[ArchGraph, ArchGraph]:
         """``(normal, reduce)`` cell graphs."""
-        return cell_graph(arch.normal, arch.normal_concat), cell_graph(arch.reduce, arch.reduce_concat)
+        cells = cell_graph(arch.normal, arch.normal_concat), cell_graph(arch.reduce, arch.reduce_concat)
+        if self.encoding == "residual":
+            return contract(cells[0], {"skip_connect"}), contract(cells[1], {"skip_connect"})
+        return cells
 
     def sample(self, rng: np.random.Generator) -> Genotype:
         """Per node, two distinct inputs (ordered) and two ops, all uniform."""

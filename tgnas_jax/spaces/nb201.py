@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from tgnas_jax._text import quote
-from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune, wl_hash
+from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, contract, prune, wl_hash
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
 #: The 6 edge ops, in arch-string order.
@@ -34,7 +34,8 @@ _STEM_IN_CHANNELS = 3
 _STAGE_CHANNELS = (16, 32, 64)
 _CELLS_PER_STAGE = 5
 
-Encoding = Literal["paper", "pruned"]
+Encoding = Literal["paper", "pruned", "residual"]
+ENCODINGS: tuple[Encoding, ...] = ("paper", "pruned", "residual")
 
 
 def _full_adjacency() -> np.ndarray:
@@ -99,7 +100,9 @@ class NB201Space(SearchSpace[NB201Arch]):
 
     ``encoding="paper"`` keeps every edge as a node, ``none`` included, as TG-NAS does;
     ``"pruned"`` drops ``none`` edges (they carry no data) and then every op off all
-    input -> output paths, as NB101 does, so cells that differ only there share a graph.
+    input -> output paths, as NB101 does, so cells that differ only there share a graph;
+    ``"residual"`` is ``"pruned"`` with every ``skip_connect`` turned into plain edges, the form
+    NB101 (the training space) gives a residual (:func:`tgnas_jax.graph.contract`).
     ``num_classes`` and ``input_size`` fix the network :meth:`num_params` and :meth:`num_flops`
     measure: 10 / 32 for CIFAR-10, 100 / 32 for CIFAR-100, 120 / 16 for ImageNet16-120.
     """
@@ -108,8 +111,8 @@ class NB201Space(SearchSpace[NB201Arch]):
     ops = OPS
 
     def __init__(self, encoding: Encoding = "pruned", num_classes: int = 10, input_size: int = 32) -> None:
-        if encoding not in ("paper", "pruned"):
-            raise ValueError(f"encoding must be 'paper' or 'pruned', got {encoding!r}")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
         if input_size < 4 or input_size % 4:
@@ -245,7 +248,10 @@ def graph_hash(graph: ArchGraph) -> str:
 def _cell_graph(arch: NB201Arch, encoding: str) -> ArchGraph:
     """Memoised: the space is finite and scoring it whole is the common case."""
     ops = (INPUT, *arch, OUTPUT)
-    return ArchGraph(_FULL_ADJACENCY, ops) if encoding == "paper" else _pruned_graph(ops)
+    if encoding == "paper":
+        return ArchGraph(_FULL_ADJACENCY, ops)
+    pruned = _pruned_graph(ops)
+    return contract(pruned, {"skip_connect"}) if encoding == "residual" else pruned
 
 
 def _pruned_graph(ops: tuple[str, ...]) -> ArchGraph:
