@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -108,3 +109,12 @@ def test_nb101_still_prunes_a_spec_of_more_than_seven_vertices() -> None:
     adjacency[0, 1] = adjacency[1, 7] = 1
     arch = NB101Arch(adjacency, ("input", *["conv3x3-bn-relu"] * 6, "output"))
     assert arch.num_vertices == 3
+
+
+def test_darts_syntax_warnings_are_faults_not_stderr_noise() -> None:
+    """ast.parse used to print 'SyntaxWarning: invalid decimal literal' for text like ``1if``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(SpaceError, match="invalid decimal literal"):
+            DartsSpace().parse("Genotype(normal=1if 2 else 3)")
+    assert not caught

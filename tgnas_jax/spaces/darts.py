@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import warnings
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -151,7 +152,10 @@ def _call_arguments(text: str) -> dict[str, object]:
     if source.startswith("("):
         source = "Genotype" + source
     try:
-        call = ast.parse(source, mode="eval").body
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": a fault here, not noise on stderr
+            warnings.simplefilter("error", SyntaxWarning)
+            warnings.simplefilter("error", DeprecationWarning)
+            call = ast.parse(source, mode="eval").body
     except (SyntaxError, ValueError) as err:
         raise SpaceError(f"not a Python call expression ({err})") from None
     except (RecursionError, MemoryError):
