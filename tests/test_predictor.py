@@ -94,3 +94,32 @@ def test_cost_blend_is_batch_independent_and_favours_larger_cells():
     flops = np.array([space.num_flops(a) for a in archs])
     live = np.isfinite(together)
     assert np.argmax(np.where(live, together, -np.inf)) == np.argmax(np.where(live, flops, -1))
+
+
+def test_score_takes_a_space_name_and_single_architectures(make_tiny_predictor):
+    predictor = make_tiny_predictor(members=1, cost_weight=0.0)
+    cells = [
+        "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    ]
+    by_name = predictor.score(cells, "nb201")
+    np.testing.assert_array_equal(by_name, predictor.score(cells, NB201Space()))
+    one = predictor.score(cells[0], "nb201")
+    assert isinstance(one, float) and one == pytest.approx(by_name[0])
+    assert isinstance(predictor.score(CHAIN), float)
+    with pytest.raises(ValueError, match="unknown search space"):
+        predictor.score(cells, "nb999")
+
+
+def test_rank_returns_the_best_first_with_scores(make_tiny_predictor):
+    predictor = make_tiny_predictor(members=1, cost_weight=0.0)
+    cells = list(NB201Space().enumerate())[:50]
+    top = predictor.rank(cells, "nb201", k=5)
+    scores = predictor.score(cells, "nb201")
+    assert [s for _, s in top] == sorted(scores, reverse=True)[:5]
+    assert top[0][0] == cells[int(np.argmax(scores))]
+
+
+def test_repr_is_short():
+    text = repr(_predictor())
+    assert text.startswith("Predictor(members=2, hidden=16") and len(text) < 200

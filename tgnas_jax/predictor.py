@@ -25,6 +25,7 @@ from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig, node_graph_ids
+from tgnas_jax.spaces import get_space
 from tgnas_jax.spaces.base import SearchSpace
 
 DEFAULT_CHECKPOINT = shipped_path("tgnas-nb101")
@@ -187,13 +188,21 @@ class Predictor:
             scores[start : start + len(chunk)] = np.asarray(scorer(weights, batch))[: len(chunk)]
         return scores[[slot[g] for g in graphs]]
 
-    def score(self, archs: Sequence[Any], space: SearchSpace | None = None) -> np.ndarray:
-        """Scores of architectures: a space's objects or strings (with ``space``), ``ArchGraph``s,
-        or tuples of them (multi-cell architectures score the mean over their cells).
+    def score(self, archs: Any, space: SearchSpace | str | None = None) -> Any:
+        """Scores of architectures: a space's objects or strings (with ``space``, a space or its
+        registered name such as ``"nb201"``), ``ArchGraph``s, or tuples of them (multi-cell
+        architectures score the mean over their cells). Higher is better; ``-inf``: no data passes.
 
-        With ``space`` and a nonzero :attr:`cost_weight`, the GCN score is blended with the
-        space's FLOP count (:meth:`cost_blend`); raw graphs get the GCN score alone.
+        ``archs`` is a sequence (scores come back as an array) or one architecture: a string, an
+        ``ArchGraph`` or a space object that is no list or tuple (its score comes back as a float;
+        wrap an NB201 op tuple in a list). With ``space`` and a nonzero :attr:`cost_weight`, the
+        GCN score is blended with the space's FLOP count (:meth:`cost_blend`); raw graphs get the
+        GCN score alone (``dataclasses.replace(predictor, cost_weight=0)`` turns the prior off).
         """
+        if _is_single(archs):
+            return float(self.score([archs], space)[0])
+        if isinstance(space, str):
+            space = get_space(space)
         if space is not None:
             parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
             cells = [space.to_graphs(a) for a in parsed]
@@ -204,6 +213,22 @@ class Predictor:
         if blend is not None:
             scores = blend.apply(scores, np.log([space.num_flops(a) for a in parsed]))
         return scores
+
+    def rank(
+        self, archs: Sequence[Any], space: SearchSpace | str | None = None, k: int = 10
+    ) -> list[tuple[Any, float]]:
+        """The ``k`` best-scored of ``archs`` with their scores, best first (ties keep input order)."""
+        archs = list(archs)
+        scores = self.score(archs, space)
+        return [(archs[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
+
+    def __repr__(self) -> str:
+        cfg, emb = self.model_config, self.embedding
+        return (
+            f"Predictor(members={len(self.members)}, hidden={cfg.hidden}, layers={cfg.layers}, "
+            f"features={emb.features}/{emb.length}/{emb.dim}, cost_weight={self.cost_weight}, "
+            f"operators={len(self.op_vectors)})"
+        )
 
     def _score_cells(self, cells: Sequence[tuple[ArchGraph, ...]]) -> np.ndarray:
         flat = [g for group in cells for g in group]
@@ -264,6 +289,10 @@ class Predictor:
             "metadata": meta,
         }
         (path / "predictor.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
+
+
+def _is_single(archs: Any) -> bool:
+    return isinstance(archs, str | ArchGraph) or not isinstance(archs, Sequence | np.ndarray)
 
 
 def _as_cells(arch: Any) -> tuple[ArchGraph, ...]:
