@@ -68,3 +68,17 @@ def test_padding_graph_does_not_leak_into_real_scores():
         rtol=1e-5,
         atol=1e-5,
     )
+
+
+def test_top_weighted_pairwise_loss_charges_most_for_misordering_the_best():
+    import jax.numpy as jnp
+
+    from tgnas_jax.training import pairwise_loss
+
+    labels = jnp.array([2.0, 1.5, -1.5, -2.0])
+    top_swapped = jnp.array([1.5, 2.0, -1.5, -2.0])
+    bottom_swapped = jnp.array([2.0, 1.5, -2.0, -1.5])
+    plain = float(pairwise_loss(top_swapped, labels)), float(pairwise_loss(bottom_swapped, labels))
+    assert plain[0] == pytest.approx(plain[1])
+    weighted = float(pairwise_loss(top_swapped, labels, 1.0)), float(pairwise_loss(bottom_swapped, labels, 1.0))
+    assert weighted[0] > 1.5 * weighted[1]

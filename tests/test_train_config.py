@@ -142,7 +142,7 @@ def test_train_checks_its_config_before_reading_data(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("loss=bogus", "--set loss=bogus: loss must be one of 'mse', 'pairwise', 'mse+pairwise', got 'bogus'"),
+        ("loss=bogus", "--set loss=bogus: loss must be one of 'mse', 'pairwise', 'mse+pairwise', 'mse+top', got"),
         ("mix_nb201=ture", "--set mix_nb201=ture: mix_nb201 must be true or false"),
         ("model=5", "--set model=5: model is a group of fields"),
         ("model.width=3", "--set model.width=3: unknown config field 'width'"),

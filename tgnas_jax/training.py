@@ -19,7 +19,7 @@ import optax
 from tgnas_jax.batching import dense_batch, map_dense_chunks
 from tgnas_jax.model import GCN
 
-Loss = Literal["mse", "pairwise", "mse+pairwise"]
+Loss = Literal["mse", "pairwise", "mse+pairwise", "mse+top"]
 
 
 @flax.struct.dataclass
@@ -39,11 +39,16 @@ class TrainState:
     opt_state: Any
 
 
-def pairwise_loss(scores: jax.Array, labels: jax.Array) -> jax.Array:
-    """Logistic loss over every ordered pair of the batch: rewards getting the ranking right."""
+def pairwise_loss(scores: jax.Array, labels: jax.Array, top_weight: float = 0.0) -> jax.Array:
+    """Logistic loss over every ordered pair of the batch: rewards getting the ranking right.
+
+    ``top_weight`` > 0 weights a pair by ``exp(top_weight * max(label_i, label_j))`` (labels are
+    z-scores), so ordering the best cells counts most: that is the part of a ranking a search reads.
+    """
     diff = scores[:, None] - scores[None, :]
     sign = jnp.sign(labels[:, None] - labels[None, :])
-    return jnp.sum(jax.nn.softplus(-sign * diff) * jnp.abs(sign)) / jnp.maximum(jnp.sum(jnp.abs(sign)), 1.0)
+    weight = jnp.abs(sign) * jnp.exp(top_weight * jnp.maximum(labels[:, None], labels[None, :]))
+    return jnp.sum(jax.nn.softplus(-sign * diff) * weight) / jnp.maximum(jnp.sum(weight), 1e-12)
 
 
 def loss_fn(scores: jax.Array, labels: jax.Array, kind: Loss) -> jax.Array:
@@ -52,6 +57,8 @@ def loss_fn(scores: jax.Array, labels: jax.Array, kind: Loss) -> jax.Array:
         return mse
     if kind == "pairwise":
         return pairwise_loss(scores, labels)
+    if kind == "mse+top":
+        return mse + pairwise_loss(scores, labels, top_weight=1.0)
     return mse + pairwise_loss(scores, labels)
 
 

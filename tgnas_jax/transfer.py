@@ -208,13 +208,14 @@ def predictor_scores(predictor: Predictor, tset: TransferSet) -> dict[str, np.nd
     if tset.space is not None:
         blended = predictor.score(tset.archs, tset.space)
     elif tset.log_flops is not None and predictor.cost_weight:
-        blended = _z(gcn) + predictor.cost_weight * _z(tset.log_flops)
+        blended = standardise(gcn) + predictor.cost_weight * standardise(tset.log_flops)
     else:
         blended = gcn
     return {"tg-nas": blended, "gcn": gcn}
 
 
-def _z(x: np.ndarray) -> np.ndarray:
+def standardise(x: np.ndarray) -> np.ndarray:
+    """``x`` as z-scores over its finite entries (``-inf`` stays ``-inf``)."""
     finite = np.isfinite(x)
     return (x - x[finite].mean()) / x[finite].std()
 
