@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tgnas_jax.data import (
     NB201_FILE,
     ZC_FILES,
     ZC_PROXIES,
+    CacheWarning,
     DataError,
     load_nb101,
     load_nb201,
@@ -49,12 +51,28 @@ NB201_HEADER = [
 EXTRA_HEADER = ["arch", "cellstr", "params", "score", "test_top1", "valid_top1", "valid_test_top1"]
 
 
+#: Rows of the synthetic files below; the published counts hold only for the real tables.
+SYNTHETIC_ROWS = {"nb101": 2, "nb201": 2, "nb301": 1, "zc-cifar10": 2, "zc-imagenet16": 2}
+
+
 @pytest.fixture(autouse=True)
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own empty cache, so none reads another's (or the user's) files."""
     path = tmp_path / "cache"
     monkeypatch.setenv(CACHE_DIR_ENV, str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def synthetic_rows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row counts of the synthetic files, still enforced; tests of the real tables keep the published ones."""
+    if "data_dir" not in request.fixturenames:
+        monkeypatch.setattr(data, "EXPECTED_ROWS", dict(SYNTHETIC_ROWS))
+
+
+def cache_files(cache: Path) -> list[Path]:
+    """The table files of a cache (beside them: lock files and the ``sources/`` digests)."""
+    return sorted(cache.glob("*.npz"))
 
 
 # --------------------------------------------------------------------------- synthetic files
@@ -372,13 +390,13 @@ def test_cache_is_written_then_reused(tmp_path: Path, cache: Path, monkeypatch: 
     write, load, parser = LOADERS[kind]
     write(tmp_path)
     first = load(tmp_path)
-    (written,) = cache.iterdir()
+    (written,) = cache_files(cache)
     assert written.suffix == ".npz" and written.name.startswith(kind)
     with np.load(written) as archive:  # uncompressed, so loading it is a plain read
         assert {info.compress_type for info in archive.zip.infolist()} == {0}
     monkeypatch.setattr(data, parser, fail_parse)
     second = load(tmp_path)
-    assert same_arrays(first, second) and list(cache.iterdir()) == [written]
+    assert same_arrays(first, second) and cache_files(cache) == [written]
 
 
 def test_changed_source_is_parsed_again(tmp_path: Path, cache: Path) -> None:
@@ -388,15 +406,16 @@ def test_changed_source_is_parsed_again(tmp_path: Path, cache: Path) -> None:
     write_nb101(tmp_path, test_acc=(0.5, 0.6))
     os.utime(path, ns=(mtime + 10**9, mtime + 10**9))  # a clock tick coarser than the rewrite must not hide it
     np.testing.assert_array_equal(load_nb101(tmp_path).test_accuracy, [0.5, 0.6])
-    assert len(list(cache.iterdir())) == 2
+    assert len(cache_files(cache)) == 2
 
 
 def test_damaged_cache_is_replaced(tmp_path: Path, cache: Path) -> None:
     write_nb201(tmp_path)
     load_nb201(tmp_path)
-    (written,) = cache.iterdir()
+    (written,) = cache_files(cache)
     written.write_bytes(written.read_bytes()[:100])
-    assert load_nb201(tmp_path).index_of(ARCH_B) == 1
+    with pytest.warns(CacheWarning, match="is damaged"):
+        assert load_nb201(tmp_path).index_of(ARCH_B) == 1
     with np.load(written) as archive:
         assert "arch_strings" in archive.files
 
@@ -518,7 +537,9 @@ def test_nb301_faults_are_named(tmp_path: Path, records: dict[str, object], faul
 def test_nb301_accuracy_out_of_range(tmp_path: Path) -> None:
     record = {"val_accuracy": 0.935, **{name: {"score": 1.0} for name in data.NB301_PROXIES}}
     write_nb301(tmp_path, {NB301_KEY: {**record, "val_accuracy": 193.5}})
-    assert "val_accuracy outside" in error_of(lambda: data.load_nb301(tmp_path))
+    assert "zc_nasbench301.json: row 0, 'val_accuracy': 193.5 outside (0, 100]" in error_of(
+        lambda: data.load_nb301(tmp_path)
+    )
 
 
 def test_nb301_not_json(tmp_path: Path) -> None:
@@ -537,3 +558,228 @@ def test_real_nb301(data_dir: Path, real_cache: None) -> None:
     space = DartsSpace()
     assert all(space.format(space.parse(g)) == g for g in table.genotypes.tolist())
     assert all(np.isfinite(values).all() and len(values) == 725 for values in table.proxies.values())
+
+
+# --------------------------------------------------------------------------- damaged sources and caches
+
+
+def test_row_count_is_enforced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table of another size than the published one (a file cut at a line end) is refused, naming the file."""
+    write_nb201(tmp_path)
+    monkeypatch.setitem(data.EXPECTED_ROWS, "nb201", 3)
+    assert error_of(lambda: load_nb201(tmp_path)) == (
+        f"{tmp_path / NB201_FILE}: 2 rows, expected 3 (truncated, or not the published table)"
+    )
+
+
+@pytest.mark.parametrize("file", [NB201_FILE, NB201_EXTRA_FILE, ZC_FILES["cifar10"]])
+def test_csv_missing_its_last_40_bytes_is_named(tmp_path: Path, file: Path) -> None:
+    write_nb201(tmp_path, rows=[*nb201_rows()[:1], [10.0, 1.0, 0.83, ARCH_B, "unique-" + "b" * 60]])
+    write_zc(tmp_path)
+    path = tmp_path / file
+    path.write_bytes(path.read_bytes()[:-40])
+    load = load_zc_proxies if file in ZC_FILES.values() else load_nb201
+    assert error_of(lambda: load(tmp_path)).startswith(f"{path}: row ")
+
+
+def test_csv_cut_inside_its_last_field_is_truncated(tmp_path: Path) -> None:
+    """The cut leaves every field of the last row in place: only the missing line end shows it."""
+    write_nb201(tmp_path, rows=[*nb201_rows()[:1], [10.0, 1.0, 0.83, ARCH_B, "unique-" + "b" * 60]])
+    path = tmp_path / NB201_FILE
+    path.write_bytes(path.read_bytes()[:-40])
+    assert error_of(lambda: load_nb201(tmp_path)) == f"{path}: row 1 does not end in a line end; the file is truncated"
+
+
+@pytest.mark.parametrize(
+    ("content", "fault"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "byte 0 is not UTF-8 text"),
+        (b"net,net_str\n\0\0\0\n", "byte 12 is NUL"),
+    ],
+)
+def test_binary_csv_is_a_data_error(tmp_path: Path, content: bytes, fault: str) -> None:
+    path = write_zc(tmp_path)
+    path.write_bytes(content)
+    assert error_of(lambda: load_zc_proxies(tmp_path)).startswith(f"{path}: {fault}")
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "file", "fault"),
+    [
+        (1, 0, 0.0, NB201_FILE, "row 1, 'cifar10': 0.0 outside (0, 100]"),
+        (0, 2, 100.5, NB201_FILE, "row 0, 'imagenet16': 100.5 outside (0, 100]"),
+        (0, 1, "nan", NB201_FILE, "row 0, 'cifar100': nan outside (0, 100]"),
+    ],
+)
+def test_accuracy_out_of_range_is_named(
+    tmp_path: Path, row: int, column: int, value: object, file: Path, fault: str
+) -> None:
+    rows = nb201_rows()
+    rows[row][column] = value
+    write_nb201(tmp_path, rows=rows)
+    assert error_of(lambda: load_nb201(tmp_path)) == f"{tmp_path / file}: {fault}"
+
+
+def test_params_must_be_positive(tmp_path: Path) -> None:
+    extra = extra_rows()
+    extra[1][2] = -0.07
+    write_nb201(tmp_path, extra=extra)
+    assert (
+        error_of(lambda: load_nb201(tmp_path))
+        == f"{tmp_path / NB201_EXTRA_FILE}: row 1, 'params_m': -0.07 outside (0, inf]"
+    )
+
+
+@pytest.mark.parametrize("test_acc", [(0.92, 1.5), (0.0, 0.0), (0.92, float("nan"))])
+def test_nb101_accuracy_must_be_a_fraction(tmp_path: Path, test_acc: tuple[float, float]) -> None:
+    write_nb101(tmp_path, test_acc=test_acc)
+    message = error_of(lambda: load_nb101(tmp_path))
+    assert message.startswith(f"{tmp_path / NB101_FILE}: row ") and "'test_accuracy'" in message and "(0, 1]" in message
+
+
+def test_nb101_bit_flips_are_data_errors_or_harmless(tmp_path: Path) -> None:
+    """Flipping any sampled byte of the (compressed) source gives a DataError or, in zip metadata, the same table."""
+    path = write_nb101(tmp_path)
+    expected, original = load_nb101(tmp_path), path.read_bytes()
+    errors = 0
+    for at in range(0, len(original), 7):
+        flipped = bytearray(original)
+        flipped[at] ^= 0xFF
+        path.write_bytes(bytes(flipped))
+        try:
+            assert same_arrays(load_nb101(tmp_path), expected), f"byte {at} flipped changed the table silently"
+        except DataError as err:
+            assert str(err).startswith(f"{path}: "), err
+            errors += 1
+    assert errors > len(original) // 14  # most flips hit checked data
+
+
+def rewrite_cache(path: Path, change: Callable[[dict[str, np.ndarray]], None]) -> None:
+    """Edit a cache file's arrays in place, keeping its source stamp: well-formed, but wrong."""
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def ten_rows(arrays: dict[str, np.ndarray]) -> None:
+    for name in ("arch_strings", "cifar10", "cifar100", "imagenet16", "params_m", "naswot", "unique_strings"):
+        arrays[name] = np.resize(arrays[name], 10)
+    arrays["arch_strings"] = np.array([f"{arch}{i}" for i, arch in enumerate(arrays["arch_strings"])])
+
+
+def zero_accuracies(arrays: dict[str, np.ndarray]) -> None:
+    for name in ("cifar10", "cifar100", "imagenet16"):
+        arrays[name] = np.zeros_like(arrays[name])
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_a_byte(path: Path) -> None:
+    """One bit of an arch string's stored characters (a flip in zip metadata can be harmless)."""
+    raw = bytearray(path.read_bytes())
+    raw[raw.find(ARCH_A.encode("utf-32-le")) + 8] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("damage", "fault"),
+    [
+        (lambda path: rewrite_cache(path, ten_rows), r"holds a wrong table \(.*: 10 rows, expected 2"),
+        (lambda path: rewrite_cache(path, zero_accuracies), r"holds a wrong table \(.*'cifar10': 0.0 outside"),
+        (lambda path: rewrite_cache(path, lambda arrays: arrays.pop("naswot")), "holds arrays"),
+        (truncate, "is damaged"),
+        (lambda path: path.write_bytes(b""), "is damaged"),
+        (flip_a_byte, "is damaged"),
+    ],
+    ids=["10-rows", "zero-accuracies", "wrong-layout", "truncated", "empty", "bit-flip"],
+)
+def test_wrong_or_damaged_table_cache_is_rebuilt_once(
+    tmp_path: Path, cache: Path, damage: Callable[[Path], None], fault: str
+) -> None:
+    write_nb201(tmp_path)
+    expected = load_nb201(tmp_path)
+    (written,) = cache_files(cache)
+    damage(written)
+    with pytest.warns(CacheWarning, match=fault) as caught:
+        rebuilt = load_nb201(tmp_path)
+    assert len(caught) == 1 and same_arrays(rebuilt, expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert same_arrays(load_nb201(tmp_path), expected) and cache_files(cache) == [written]
+
+
+@pytest.mark.slow
+def test_table_cache_bit_flips_are_rebuilt_or_harmless(tmp_path: Path, cache: Path) -> None:
+    """Any sampled flipped byte of a table cache is reported once and rebuilt, or leaves the same table."""
+    write_nb201(tmp_path)
+    expected = load_nb201(tmp_path)
+    (written,) = cache_files(cache)
+    original, reported = written.read_bytes(), 0
+    for at in range(0, len(original), 11):
+        flipped = bytearray(original)
+        flipped[at] ^= 0xFF
+        written.write_bytes(bytes(flipped))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert same_arrays(load_nb201(tmp_path), expected), f"byte {at} flipped changed the table silently"
+        assert len(caught) <= 1 and all(w.category is CacheWarning for w in caught), [str(w.message) for w in caught]
+        reported += len(caught)
+    assert reported > len(original) // 22
+
+
+def test_cache_of_other_sources_is_never_used(tmp_path: Path, cache: Path) -> None:
+    """A sound cache file under the name another source's content maps to is refused by its stamp."""
+    write_nb201(tmp_path / "a")
+    other = load_nb201(tmp_path / "a")
+    rows = nb201_rows()
+    rows[0][0] = 91.0
+    write_nb201(tmp_path / "b", rows=rows)
+    target = data.cache_path("nb201", [tmp_path / "b" / NB201_FILE, tmp_path / "b" / NB201_EXTRA_FILE])
+    (written,) = cache_files(cache)
+    written.rename(target)
+    with pytest.warns(CacheWarning, match="was parsed from other source files"):
+        table = load_nb201(tmp_path / "b")
+    assert table.cifar10[0] == 91.0 and other.cifar10[0] == 93.66
+
+
+def test_cache_follows_content_not_size_and_mtime(tmp_path: Path) -> None:
+    """Same size, same mtime, other bytes: the content digest changes, so the table is parsed again."""
+    write_nb201(tmp_path)
+    path = tmp_path / NB201_FILE
+    assert load_nb201(tmp_path).cifar10[0] == 93.66
+    stat, rows = path.stat(), nb201_rows()
+    rows[0][0] = 93.67
+    write_nb201(tmp_path, rows=rows)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    assert load_nb201(tmp_path).cifar10[0] == 93.67
+
+
+def test_source_digest_is_remembered(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged source is hashed once: later loads read its digest from ``sources/``; a changed one is hashed."""
+    write_nb201(tmp_path)
+    first = load_nb201(tmp_path)
+    assert len(list((cache / "sources").iterdir())) == 2
+    hashed: list[Path] = []
+    real_hash = data._hash_file
+    monkeypatch.setattr(data, "_hash_file", lambda path: hashed.append(path) or real_hash(path))
+    assert same_arrays(load_nb201(tmp_path), first) and hashed == []
+    write_csv(tmp_path / NB201_FILE, NB201_HEADER, nb201_rows()[::-1])
+    write_csv(tmp_path / NB201_EXTRA_FILE, EXTRA_HEADER, extra_rows()[::-1])
+    assert load_nb201(tmp_path).index_of(ARCH_B) == 0
+    assert hashed == [tmp_path / NB201_FILE, tmp_path / NB201_EXTRA_FILE]
+
+
+def test_real_nb201_missing_its_last_40_bytes(data_dir: Path, tmp_path: Path) -> None:
+    """The case that reached ``search`` and ``evaluate``: the last row of the real table cut inside its last field."""
+    for file in (NB201_FILE, NB201_EXTRA_FILE):
+        (tmp_path / file).parent.mkdir(parents=True)
+        (tmp_path / file).write_bytes((data_dir / file).read_bytes())
+    path = tmp_path / NB201_FILE
+    path.write_bytes(path.read_bytes()[:-40])
+    assert error_of(lambda: load_nb201(tmp_path)) == (
+        f"{path}: row 15624 does not end in a line end; the file is truncated"
+    )

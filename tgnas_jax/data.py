@@ -2,9 +2,11 @@
 
 The directory is ``--data-dir`` when given, else ``$TGNAS_DATA_DIR``; its layout is that of the
 project's shared data (``nb101/derived/nb101_decoded.npz``, ``nb201/...``). Each table is parsed
-and checked once, then kept as an uncompressed ``.npz`` under the user cache directory
-(``$TGNAS_CACHE_DIR`` overrides it) whose name changes with the source files' path, size and
-modification time, so a changed source is parsed again.
+and checked once (row counts, columns, value ranges), then kept as an uncompressed ``.npz`` under the
+user cache directory (``$TGNAS_CACHE_DIR`` overrides it) keyed by the sha256 of the source files'
+content, so a changed source is parsed again. The digests are remembered per (path, size, mtime,
+ctime) in ``sources/`` there, so an unchanged source is not hashed again. A cache file is re-checked
+as it is read; a damaged or wrong one is reported once (:class:`CacheWarning`) and rebuilt.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import io
 import json
+import math
 import os
 import re
-import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
@@ -26,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from tgnas_jax.cachefiles import CacheWarning, atomic_write, file_lock
 from tgnas_jax.graph import ArchGraph
 
 DATA_DIR_ENV = "TGNAS_DATA_DIR"
@@ -45,7 +50,19 @@ ZC_PROXIES = (
 )  # fmt: skip
 
 # Bump when the parsed form of any table changes, so older cache files are never read.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
+
+#: Rows of each published table, as the shared data's files hold them (NB101: every cell of the
+#: space; NB201: every cell; NB301: NAS-Bench-Suite-Zero's sample; zc-*: the cells where no op is
+#: cut off by ``none``). A table of another size is truncated or not the published one. Tests of
+#: small synthetic files replace this mapping; a kind missing from it is not counted.
+EXPECTED_ROWS: dict[str, int] = {
+    "nb101": 423_624,
+    "nb201": 15_625,
+    "nb301": 725,
+    "zc-cifar10": 9_445,
+    "zc-imagenet16": 9_445,
+}
 
 # Table field -> array name in nb101_decoded.npz.
 _NB101_ARRAYS = {
@@ -81,7 +98,7 @@ NB301_PROXIES = (
 )  # fmt: skip
 
 # What np.load raises on a truncated, damaged or non-npz file.
-_NPZ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile)
+_NPZ_ERRORS = (OSError, EOFError, ValueError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 PathArg = str | os.PathLike[str]
 
@@ -201,7 +218,9 @@ def load_nb101(data_dir: PathArg | None = None) -> NB101Table:
 def load_nb201(data_dir: PathArg | None = None) -> NB201Table:
     """The NAS-Bench-201 table: NATS-Bench accuracies joined with the NASWOT repo's params and scores."""
     sources = _data_files(data_dir, NB201_FILE, NB201_EXTRA_FILE)
-    return NB201Table(**_cached("nb201", sources, _field_names(NB201Table), lambda: _parse_nb201(*sources)))
+    origin = {"params_m": sources[1], "naswot": sources[1]}  # the NASWOT repo's columns; the rest is NATS-Bench's
+    arrays = _cached("nb201", sources, _field_names(NB201Table), lambda: _parse_nb201(*sources), origin)
+    return NB201Table(**arrays)
 
 
 def load_zc_proxies(data_dir: PathArg | None = None, dataset: str = "cifar10") -> ZCProxyTable:
@@ -261,49 +280,207 @@ def cache_dir() -> Path:
 
 
 def cache_path(kind: str, sources: Sequence[Path]) -> Path:
-    """The cache file of a table; its name changes when any source changes, so a stale file is never read."""
-    stamp = [_CACHE_VERSION]
-    for source in sources:
-        stat = source.stat()
-        stamp.append((str(source.resolve()), stat.st_size, stat.st_mtime_ns))
-    return cache_dir() / f"{kind}-{hashlib.sha256(repr(stamp).encode()).hexdigest()[:20]}.npz"
+    """The cache file of a table; its name changes with the sources' content, so a stale file is never read."""
+    return _cache_file(kind, _cache_key(kind, sources))
+
+
+def _cache_key(kind: str, sources: Sequence[Path]) -> str:
+    """What a cache file must be stamped with to stand for ``sources``: the format and their content digests."""
+    stamp = [_CACHE_VERSION, kind, *(source_digest(source) for source in sources)]
+    return hashlib.sha256(repr(stamp).encode()).hexdigest()
+
+
+def _cache_file(kind: str, key: str) -> Path:
+    return cache_dir() / f"{kind}-{key[:20]}.npz"
+
+
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def source_digest(source: Path) -> str:
+    """The sha256 of a file's content, remembered per (path, size, mtime, ctime) so it is hashed once."""
+    stat = source.stat()
+    identity = (str(source.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    memo = cache_dir() / "sources" / f"{hashlib.sha256(repr(identity).encode()).hexdigest()[:32]}.sha256"
+    try:
+        digest = memo.read_text(encoding="ascii")
+        if _HEX_DIGEST.fullmatch(digest):
+            return digest
+    except (OSError, UnicodeDecodeError):
+        pass  # absent or damaged: hash again
+    digest = _hash_file(source)
+    try:
+        atomic_write(memo, lambda handle: handle.write(digest.encode("ascii")))
+    except OSError:
+        pass  # only costs hashing again next time
+    return digest
+
+
+def _hash_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
 def _cached(
-    kind: str, sources: Sequence[Path], names: Sequence[str], parse: Callable[[], dict[str, np.ndarray]]
+    kind: str,
+    sources: Sequence[Path],
+    names: Sequence[str],
+    parse: Callable[[], dict[str, np.ndarray]],
+    origin: Mapping[str, Path] | None = None,
 ) -> dict[str, np.ndarray]:
-    path = cache_path(kind, sources)
-    arrays = _read_cache(path, names)
-    if arrays is None:
-        arrays = parse()
-        _write_cache(path, arrays)
-    return arrays
+    """The checked arrays of a table, from its cache file when that is sound, else parsed and cached.
+
+    Read without the lock (writers replace the file atomically); on a miss, the lock is taken and the
+    file read again, so that concurrent loaders parse once, and a damaged file is reported once.
+    """
+    key = _cache_key(kind, sources)
+    path = _cache_file(kind, key)
+    arrays, _ = _read_cache(path, kind, key, names)
+    if arrays is not None:
+        return arrays
+
+    def parse_checked() -> dict[str, np.ndarray]:
+        parsed = parse()
+        _check_table(kind, parsed, lambda field: (origin or {}).get(field, sources[0]))
+        return parsed
+
+    try:
+        lock = file_lock(path)
+        lock.acquire()
+    except OSError as err:
+        warnings.warn(f"cannot write table cache {str(path)!r} ({err}); tables will be re-parsed", CacheWarning, 3)
+        return parse_checked()
+    try:
+        arrays, fault = _read_cache(path, kind, key, names)
+        if arrays is not None:
+            return arrays  # another process wrote it while this one waited
+        if fault is not None:
+            warnings.warn(f"table cache {str(path)!r} {fault}; rebuilt from the source", CacheWarning, 3)
+        arrays = parse_checked()
+        _write_cache(path, {**arrays, _STAMP: np.array(key)})
+        return arrays
+    finally:
+        lock.release()
 
 
-def _read_cache(path: Path, names: Sequence[str]) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None when the file is absent, damaged or of another layout."""
+_STAMP = "_source_key"  # the array of a cache file holding the key of the sources it was parsed from
+
+
+def _read_cache(
+    path: Path, kind: str, key: str, names: Sequence[str]
+) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    """The cached arrays, or None and why (None when the file is absent): damaged, of another layout,
+    stamped for other sources, or holding values the parse would have refused."""
     try:
         with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
-            if sorted(archive.files) != sorted(names):
-                return None
-            return {name: archive[name] for name in names}
-    except _NPZ_ERRORS:
-        return None
+            if sorted(archive.files) != sorted([*names, _STAMP]):
+                return None, f"holds arrays {sorted(archive.files)}, not {sorted([*names, _STAMP])}"
+            if str(archive[_STAMP][()]) != key:
+                return None, "was parsed from other source files"
+            arrays = {name: archive[name] for name in names}
+    except FileNotFoundError:
+        return None, None
+    except _NPZ_ERRORS as err:
+        return None, f"is damaged ({err!r})"
+    try:
+        _check_table(kind, arrays, lambda field: path)
+    except DataError as err:
+        return None, f"holds a wrong table ({err})"
+    return arrays, None
 
 
 def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write through a temp file and rename, so a reader never sees half a file; failing only costs speed."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-            os.replace(temp, path)
-        finally:
-            Path(temp).unlink(missing_ok=True)
+        atomic_write(path, lambda handle: np.savez(handle, **arrays))
     except OSError as err:
-        warnings.warn(f"cannot write table cache {str(path)!r} ({err}); tables will be re-parsed", stacklevel=3)
+        warnings.warn(f"cannot write table cache {str(path)!r} ({err}); tables will be re-parsed", CacheWarning, 4)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@dataclass(frozen=True)
+class _Range:
+    """Values a column may hold: finite, in ``(low, high]`` (``[low, high]`` when closed), NaN where allowed."""
+
+    low: float
+    high: float = math.inf
+    closed: bool = False
+    nan_ok: bool = False
+
+    def __str__(self) -> str:
+        return f"{'[' if self.closed else '('}{self.low:g}, {self.high:g}]{', or NaN' if self.nan_ok else ''}"
+
+
+_PERCENT = _Range(0, 100)
+# NB101 accuracies are fractions; every published one is above 0.09 (diverged runs sit near 0.1), so 0 is refused.
+_FRACTION = _Range(0, 1)
+_FINITE = _Range(-math.inf)
+_RANGES = {
+    "nb101": {
+        "test_accuracy": _FRACTION,
+        "val_accuracy": _Range(0, 1, nan_ok=True),
+        "flops": _Range(0),
+        "params": _Range(0, nan_ok=True),
+        "num_vertices": _Range(2, 7, closed=True),
+    },
+    "nb201": {
+        **dict.fromkeys(_NB201_ACCURACY, _PERCENT),
+        "params_m": _Range(0),
+        "naswot": _Range(-math.inf, nan_ok=True),
+    },
+    "zc": {"proxy_values": _FINITE},
+    "nb301": {"val_accuracy": _PERCENT, "proxy_values": _FINITE},
+}
+# The array naming each row; it must hold distinct values (NB101: sorted hashes).
+_ROW_KEYS = {"nb101": "hashes", "nb201": "arch_strings", "zc": "arch_strings", "nb301": "genotypes"}
+
+
+def _check_table(kind: str, arrays: Mapping[str, np.ndarray], origin: Callable[[str], Path]) -> None:
+    """Refuse a table of the wrong size or with values no published table holds; ``origin`` names the file."""
+    family = kind.split("-")[0]
+    row_key = _ROW_KEYS[family]
+    rows = len(arrays[row_key])
+    expected = EXPECTED_ROWS.get(kind)
+    if expected is not None and rows != expected:
+        raise DataError(
+            f"{origin(row_key)}: {rows:,} rows, expected {expected:,} (truncated, or not the published table)"
+        )
+    keys = arrays[row_key]
+    distinct = (keys[:-1] < keys[1:]).all() if family == "nb101" else len(np.unique(keys)) == rows
+    if not distinct:
+        raise DataError(f"{origin(row_key)}: {row_key} are not distinct" + (" and sorted" if family == "nb101" else ""))
+    for field, allowed in _RANGES[family].items():
+        values = np.asarray(arrays[field], np.float64)
+        names = arrays["proxy_names"].tolist() if field == "proxy_values" else [field]
+        for name, column in zip(names, values.reshape(len(names), -1), strict=True):
+            if len(column) != rows:
+                raise DataError(f"{origin(field)}: {name!r} has {len(column)} rows, {row_key!r} has {rows}")
+            inside = np.isfinite(column) & (column <= allowed.high)
+            inside &= column >= allowed.low if allowed.closed else column > allowed.low
+            if allowed.nan_ok:
+                inside |= np.isnan(column)
+            if not inside.all():
+                bad = np.flatnonzero(~inside)
+                raise DataError(
+                    f"{origin(field)}: row {bad[0]}, {name!r}: {float(column[bad[0]])!r} outside {allowed}"
+                    + (f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else "")
+                )
+    if family == "nb101":
+        _check_nb101_cells(arrays, rows, origin)
+
+
+def _check_nb101_cells(arrays: Mapping[str, np.ndarray], rows: int, origin: Callable[[str], Path]) -> None:
+    """Cells padded to 7 vertices: a 0/1 adjacency and op indices in -1..len(op_names)-1."""
+    adjacency, ops, last = arrays["adjacency"], arrays["ops"], len(arrays["op_names"]) - 1
+    if adjacency.shape != (rows, 7, 7) or ops.shape != (rows, 7):
+        raise DataError(f"{origin('ops')}: adjacency {adjacency.shape} and ops {ops.shape}, expected ({rows}, 7[, 7])")
+    if rows and (adjacency.max() > 1 or ops.min() < -1 or ops.max() > last):
+        raise DataError(f"{origin('ops')}: adjacency entries outside 0/1 or op indices outside -1..{last}")
 
 
 def _field_names(table: type) -> tuple[str, ...]:
@@ -321,7 +498,7 @@ def _parse_nb101(path: Path) -> dict[str, np.ndarray]:
             raise DataError(f"{path}: array {name!r} has {len(array)} rows but 'hash' has {rows}")
     ops = raw["ops"]
     if ops.size and (ops.min() < -1 or ops.max() >= len(raw["op_names"])):
-        raise DataError(f"{path}: array 'ops' holds indices outside -1..{len(raw['op_names']) - 1}")
+        raise DataError(f"{path}: array 'ops' holds indices outside -1..{len(raw['op_names']) - 1}")  # before int8
     arrays = {field: raw[name] for field, name in _NB101_ARRAYS.items()}
     arrays["hashes"] = arrays["hashes"].astype(str)
     arrays["op_names"] = arrays["op_names"].astype(str)
@@ -406,12 +583,9 @@ def _parse_nb301(path: Path) -> dict[str, np.ndarray]:
             raise DataError(f"{path}: architecture {key}: missing or non-numeric field ({err!r})") from None
     if len(set(genotypes)) != len(genotypes):
         raise DataError(f"{path}: two keys name the same genotype")
-    val_accuracy = np.array(accuracy)
-    if not np.all((val_accuracy > 0) & (val_accuracy <= 100)):
-        raise DataError(f"{path}: val_accuracy outside (0, 100] %")
     return {
         "genotypes": np.array(genotypes, dtype=str),
-        "val_accuracy": val_accuracy,
+        "val_accuracy": np.array(accuracy),
         "proxy_names": np.array(NB301_PROXIES, dtype=str),
         "proxy_values": np.array(values).T,  # one row per proxy
     }
@@ -433,9 +607,25 @@ def _naslib_genotype(path: Path, key: str) -> str:
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
-    """The named columns of a CSV file as lists of strings; rows are numbered from 0 after the header."""
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
+    """The named columns of a CSV file as lists of strings; rows are numbered from 0 after the header.
+
+    The file must be UTF-8 text ending in a line end: a missing one means the file was cut short.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}: byte {err.start} is not UTF-8 text ({err.reason}); a binary or damaged file"
+        ) from None
+    if not text:
+        raise DataError(f"{path} is empty")
+    if "\0" in text:
+        raise DataError(f"{path}: byte {text.index(chr(0))} is NUL; a binary or damaged file")
+    if not text.endswith("\n"):
+        last = text.count("\n") - 1
+        raise DataError(f"{path}: row {last} does not end in a line end; the file is truncated")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
         header = next(reader, None)
         if header is None:
             raise DataError(f"{path} is empty")
@@ -449,6 +639,8 @@ def _read_csv(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
                 raise DataError(f"{path}: row {row} has {len(record)} fields but the header has {len(header)}")
             for out, i in zip(values, where, strict=True):
                 out.append(record[i])
+    except csv.Error as err:
+        raise DataError(f"{path}: line {reader.line_num}: {err}") from None
     return dict(zip(columns, values, strict=True))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tgnas_jax.batching import Budget
+from tgnas_jax.cachefiles import CacheWarning
 from tgnas_jax.embeddings import (
     KNOWN_OPERATORS,
     LENGTHS,
@@ -152,8 +153,10 @@ def test_user_cache_path_follows_the_environment(monkeypatch, tmp_path):
 def test_broken_files_are_named(tmp_path):
     bad = tmp_path / "cache.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="cache.npz"):
-        OperatorEmbeddings.load(cache_path=bad)
+    with pytest.raises(ValueError, match="cache.npz is not an operator-embedding table"):
+        OperatorEmbeddings.load(bad, cache_path=None)  # the table itself: an error
+    with pytest.warns(CacheWarning, match="cache.npz is not an operator-embedding table"):
+        assert len(OperatorEmbeddings.load(cache_path=bad)) == len(KNOWN_OPERATORS) * len(LENGTHS)  # a cache: ignored
     with pytest.raises(FileNotFoundError, match="build_embedding_table"):
         OperatorEmbeddings.load(tmp_path / "missing.npz")
 

@@ -11,6 +11,10 @@ demand, and appended to the user cache (``$TGNAS_CACHE_DIR``, else platformdirs'
 from __future__ import annotations
 
 import os
+import struct
+import warnings
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ import numpy as np
 import platformdirs
 
 from tgnas_jax.batching import Budget, pad_batch
+from tgnas_jax.cachefiles import CacheWarning, atomic_write, file_lock
 from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings.descriptions import (
     KNOWN_OPERATORS,
@@ -62,19 +67,58 @@ def user_cache_path() -> Path:
 
 
 def read_entries(path: str | os.PathLike[str]) -> dict[EmbeddingKey, np.ndarray]:
-    """The entries of a table file; raises ``ValueError`` naming a file that is not one."""
+    """The entries of a table file; raises ``ValueError`` naming a file that is not one or holds NaN/inf."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        entries, nonfinite = _scan_table(path)
+    except ValueError as err:
+        raise ValueError(f"{err}; delete or rebuild it") from None
+    if nonfinite:
+        raise ValueError(f"{path} holds non-finite vectors for {sorted(nonfinite)}; delete or rebuild it")
+    return entries
+
+
+# What np.load and zipfile raise on a truncated, empty, bit-flipped or foreign file.
+_UNREADABLE = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, NotImplementedError)
+_UNREADABLE += (zipfile.BadZipFile, zlib.error, struct.error)
+
+
+def _scan_table(path: str | os.PathLike[str]) -> tuple[dict[EmbeddingKey, np.ndarray], list[str]]:
+    """The finite entries of a table file and the operators whose vectors are not finite.
+
+    Every member's CRC is checked first (``testzip``), so a flipped bit is an error even where
+    numpy would read a header that shrank an array without reaching the member's end.
+    """
+    try:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
+            bad = data.zip.testzip()
+            if bad is not None:
+                raise ValueError(f"member {bad!r} fails its CRC check")
             if int(data["format"]) != _FORMAT:
                 raise ValueError(f"format {int(data['format'])}, expected {_FORMAT}")
-            model_id = str(data["model_id"])
-            texts, vectors = data["texts"], data["vectors"].astype(np.float32)
-            return {
-                EmbeddingKey(str(op), str(texts[row]), str(length), model_id): vectors[row]
-                for op, length, row in zip(data["ops"], data["lengths"], data["rows"], strict=True)
-            }
-    except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"{path} is not an operator-embedding table ({err}); delete or rebuild it") from err
+            model_id = str(data["model_id"][()])
+            ops, lengths, rows = data["ops"], data["lengths"], data["rows"]
+            texts, vectors = data["texts"], data["vectors"]
+            if not (ops.ndim == lengths.ndim == rows.ndim == texts.ndim == 1 and len(ops) == len(lengths) == len(rows)):
+                raise ValueError("ops, lengths, rows and texts must be 1-d, the first three of one length")
+            if {ops.dtype.kind, lengths.dtype.kind, texts.dtype.kind} - {"U"} or rows.dtype.kind not in "iu":
+                raise ValueError("ops, lengths and texts must be strings and rows integers")
+            if vectors.shape != (len(texts), DIM) or vectors.dtype.kind != "f":
+                raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(texts)}, {DIM}) floats")
+            if rows.size and (rows.min() < 0 or rows.max() >= len(texts)):
+                raise ValueError(f"rows outside 0..{len(texts) - 1}")
+            if set(lengths.tolist()) - set(LENGTHS):
+                raise ValueError(f"lengths {sorted(set(lengths.tolist()) - set(LENGTHS))} are not {LENGTHS}")
+            vectors = vectors.astype(np.float32)
+            finite = np.isfinite(vectors).all(axis=1)
+            entries, nonfinite, text_list = {}, [], texts.tolist()
+            for op, length, row in zip(ops.tolist(), lengths.tolist(), rows.tolist(), strict=True):
+                if finite[row]:
+                    entries[EmbeddingKey(op, text_list[row], length, model_id)] = vectors[row]
+                else:
+                    nonfinite.append(op)
+            return entries, nonfinite
+    except _UNREADABLE as err:
+        raise ValueError(f"{path} is not an operator-embedding table ({err!r})") from None
 
 
 def write_entries(path: str | os.PathLike[str], entries: Mapping[EmbeddingKey, np.ndarray]) -> None:
@@ -85,24 +129,89 @@ def write_entries(path: str | os.PathLike[str], entries: Mapping[EmbeddingKey, n
     texts = list(dict.fromkeys(key.description for key in entries))
     row = {text: i for i, text in enumerate(texts)}
     vectors = {key.description: vector for key, vector in entries.items()}
+    matrix = np.array([vectors[text] for text in texts], dtype=np.float32).reshape(len(texts), DIM)
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"refusing to write non-finite vectors to {path}")
+    arrays = {
+        "format": np.array(_FORMAT),
+        "model_id": np.array(model_ids.pop() if model_ids else MODEL_ID),
+        "ops": np.array([key.op for key in entries], dtype=str),
+        "lengths": np.array([key.length for key in entries], dtype=str),
+        "rows": np.array([row[key.description] for key in entries], dtype=np.int32),
+        "texts": np.array(texts, dtype=str),
+        "vectors": matrix,
+    }
+    atomic_write(Path(path), lambda handle: np.savez(handle, **arrays))
+
+
+def read_cache(path: str | os.PathLike[str]) -> dict[EmbeddingKey, np.ndarray]:
+    """The usable entries of a user cache; a damaged one is reported once (:class:`CacheWarning`) and rebuilt.
+
+    Read without the lock (writers replace the file atomically); only a damaged file is re-read
+    under the lock, so that one process reports and repairs it and the others find it repaired.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace stays atomic
+    if not path.is_file():
+        return {}
     try:
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                format=np.array(_FORMAT),
-                model_id=np.array(model_ids.pop() if model_ids else MODEL_ID),
-                ops=np.array([key.op for key in entries], dtype=str),
-                lengths=np.array([key.length for key in entries], dtype=str),
-                rows=np.array([row[key.description] for key in entries], dtype=np.int32),
-                texts=np.array(texts, dtype=str),
-                vectors=np.array([vectors[text] for text in texts], dtype=np.float32).reshape(len(texts), DIM),
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        entries, nonfinite = _scan_table(path)
+    except ValueError:
+        return _repair(path)
+    return _repair(path) if nonfinite else entries
+
+
+def update_cache(path: str | os.PathLike[str], new: Mapping[EmbeddingKey, np.ndarray]) -> None:
+    """Add ``new`` to the cache: read, merge and replace under the file lock, so concurrent writers lose nothing."""
+    path = Path(path)
+    try:
+        with file_lock(path):
+            cached = _salvage(path)
+            write_entries(path, {**cached, **new})
+    except OSError as err:
+        warnings.warn(
+            f"cannot write embedding cache {str(path)!r} ({err!r}); new operators will be embedded again",
+            CacheWarning,
+            stacklevel=3,
+        )
+
+
+def _salvage(path: Path) -> dict[EmbeddingKey, np.ndarray]:
+    """The usable entries of ``path`` (caller holds its lock), warning once when some or all are lost."""
+    if not path.is_file():
+        return {}
+    try:
+        entries, nonfinite = _scan_table(path)
+    except ValueError as err:
+        warnings.warn(f"{err}: ignored; the cache is rebuilt", CacheWarning, stacklevel=4)
+        return {}
+    if nonfinite:
+        warnings.warn(
+            f"{path} held non-finite vectors for {sorted(nonfinite)}: dropped, and rebuilt without them",
+            CacheWarning,
+            stacklevel=4,
+        )
+    return entries
+
+
+def _repair(path: Path) -> dict[EmbeddingKey, np.ndarray]:
+    """Re-read a damaged cache under its lock and rewrite (or remove) it holding only its usable entries."""
+    try:
+        with file_lock(path):
+            try:
+                entries, nonfinite = _scan_table(path)
+                if not nonfinite:
+                    return entries  # another process repaired it meanwhile
+            except ValueError:
+                pass
+            entries = _salvage(path)
+            if entries:
+                write_entries(path, entries)
+            else:
+                path.unlink(missing_ok=True)
+            return entries
+    except OSError as err:
+        warnings.warn(f"{path}: damaged and cannot be rebuilt ({err!r}); ignored", CacheWarning, stacklevel=4)
+        return {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,8 +313,8 @@ class OperatorEmbeddings:
             raise FileNotFoundError(f"no operator-embedding table at {path}; run benchmarks/build_embedding_table.py")
         cache = user_cache_path() if cache_path == "user" else cache_path
         table = cls(read_entries(path), overrides=overrides, encoder=encoder, cache_path=cache)
-        if table.cache_path is not None and table.cache_path.is_file():
-            table._add(read_entries(table.cache_path))
+        if table.cache_path is not None:
+            table._add(read_cache(table.cache_path))
         return table
 
     @classmethod
@@ -280,6 +389,8 @@ class OperatorEmbeddings:
             vector = np.asarray(vector, np.float32)
             if vector.shape != (DIM,):
                 raise ValueError(f"embedding of {key.op!r} has shape {vector.shape}, expected ({DIM},)")
+            if not np.isfinite(vector).all():
+                raise ValueError(f"embedding of {key.op!r} ({key.description!r}) is not finite")
             self._entries[key] = vector
             self._by_text[(key.description, key.model_id)] = vector
 
@@ -296,8 +407,7 @@ class OperatorEmbeddings:
         new = {self._key(d): encoded[d.text] for d in descriptions}
         self._add(new)
         if self.cache_path is not None:
-            cached = read_entries(self.cache_path) if self.cache_path.is_file() else {}
-            write_entries(self.cache_path, {**cached, **new})
+            update_cache(self.cache_path, new)
 
 
 def embed_batch(
