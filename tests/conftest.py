@@ -37,6 +37,6 @@ def make_tiny_predictor() -> Callable[..., Predictor]:
         init = jax.jit(GCN(cfg).init)
         table = np.stack(list(vectors.values()))
         params = tuple(init(jax.random.PRNGKey(m), example, table)["params"] for m in range(members))
-        return Predictor(cfg, EmbeddingConfig(), params, vectors, cost_weight=cost_weight, metadata=metadata or {})
+        return Predictor(cfg, EmbeddingConfig(dim=6), params, vectors, cost_weight=cost_weight, metadata=metadata or {})
 
     return make

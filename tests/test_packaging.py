@@ -126,7 +126,7 @@ def _with_header(saved: Path, tmp_path: Path, **changes: object) -> Path:
 
 
 def test_save_writes_the_format_version_and_load_accepts_it(saved):
-    assert json.loads((saved / "predictor.json").read_text())["format_version"] == 1
+    assert json.loads((saved / "predictor.json").read_text())["format_version"] == FORMAT_VERSION
     cells = [NB201_CELL, "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"]
     np.testing.assert_array_equal(
         load_predictor(saved).score(cells, NB201Space()), load_predictor().score(cells, NB201Space())
@@ -137,7 +137,8 @@ def test_save_writes_the_format_version_and_load_accepts_it(saved):
     ("version", "message"),
     [
         (None, "has no format_version .*re-save it"),
-        (2, "format_version 2, newer than this tgnas-jax reads; upgrade"),
+        (FORMAT_VERSION + 1, f"format_version {FORMAT_VERSION + 1}, newer than this tgnas-jax reads; upgrade"),
+        (1, "format_version 1, saved without a checksum manifest; upgrade it with .*upgrade_checkpoint"),
         ("1", "unknown format_version '1'"),
         (True, "unknown format_version True"),
     ],
@@ -189,7 +190,7 @@ def test_wheel_holds_the_package_and_what_load_predictor_needs(installed):
     shipped = installed["src"] / "checkpoints"
     needed = [shipped / "__init__.py", shipped / "operator_embeddings.npz"]
     for folder in (p.parent for p in shipped.glob("*/predictor.json")):
-        needed += [folder / "predictor.json", folder / "op_vectors.npz"]
+        needed += [folder / "predictor.json", folder / "op_vectors.npz", folder / "MANIFEST.sha256"]
         needed += [p for p in (folder / "params").rglob("*") if p.is_file()]
     missing = {f"tgnas_jax/checkpoints/{p.relative_to(shipped).as_posix()}" for p in needed} - names
     assert not missing

@@ -22,7 +22,7 @@ def _predictor(members: int = 2, features: str = "minilm") -> Predictor:
         GCN(cfg).init(jax.random.PRNGKey(seed), example, np.stack(list(vectors.values())))["params"]
         for seed in range(members)
     )
-    return Predictor(cfg, EmbeddingConfig(features=features), params, vectors)
+    return Predictor(cfg, EmbeddingConfig(dim=8, features=features), params, vectors)
 
 
 def test_broken_cells_score_below_everything():

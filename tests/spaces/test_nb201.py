@@ -127,7 +127,7 @@ def _graph(space: NB201Space, text: str) -> ArchGraph:
 
 @pytest.mark.parametrize(
     "text",
-    [GOOD, "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|", BEST_C10],
+    ["|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|", BEST_C10],
 )
 def test_paper_graph_keeps_every_edge(text: str) -> None:
     space = NB201Space("paper")
@@ -135,6 +135,14 @@ def test_paper_graph_keeps_every_edge(text: str) -> None:
     assert graph.ops == ("input", *space.parse(text), "output")
     assert graph.edges.tolist() == PAPER_EDGES
     assert not graph.is_broken
+
+
+def test_paper_graph_of_a_cell_no_data_crosses_is_the_broken_cell() -> None:
+    """Every input -> output path crossing a ``none`` edge: no data passes, as in the pruned encoding."""
+    paper, pruned = NB201Space("paper"), NB201Space()
+    assert _graph(paper, GOOD) == _graph(pruned, GOOD) == ArchGraph(np.zeros((2, 2), np.uint8), ("input", "output"))
+    broken = [a for a in paper.enumerate() if paper.to_graphs(a)[0].is_broken]
+    assert len(broken) == 341 and broken == [a for a in pruned.enumerate() if pruned.to_graphs(a)[0].is_broken]
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,10 @@ class CellTemplate:
     With ``drop_dead`` set, rendering mirrors :func:`tgnas_jax.graph.prune`: operator nodes that
     lie on no input -> output path are switched off, inputs and the output always stay. With
     ``identity_id`` (a vocabulary id) set, it then mirrors :func:`tgnas_jax.graph.contract`: nodes
-    of that op are switched off and their predecessors wired to their successors. Slots must be in
+    of that op are switched off and their predecessors wired to their successors. With ``void_id``
+    set (NB201's ``none`` in its paper encoding), a cell whose every input -> output path crosses
+    a node of that op passes no data and renders as the broken cell, every operator node off, as
+    :func:`tgnas_jax.graph.prune` gives it. Slots must be in
     topological order (each slot reads only earlier ones), as every space's are.
     """
 
@@ -40,6 +43,7 @@ class CellTemplate:
     wiring: np.ndarray
     drop_dead: bool
     identity_id: int | None = None
+    void_id: int | None = None
 
     @property
     def num_slots(self) -> int:
@@ -74,6 +78,10 @@ class CellTemplate:
         if self.drop_dead:
             present = self._live(adjacency, present)
         ops = jnp.concatenate([jnp.full(self.num_inputs, INPUT_ID), op_ids.reshape(-1), jnp.full(1, OUTPUT_ID)])
+        if self.void_id is not None:
+            forward, _ = self._reach(adjacency, jnp.where(ops == self.void_id, 0.0, present))
+            ends = jnp.concatenate([ends[0], jnp.zeros(len(present) - self.num_inputs - 1), ends[1]])
+            present = jnp.where(forward[-1] > 0, present, ends)
         if self.identity_id is not None:
             adjacency, present = self._contract(adjacency, present, ops == self.identity_id)
         return adjacency, ops.astype(jnp.int32), present
@@ -94,6 +102,13 @@ class CellTemplate:
     def _live(self, adjacency: jax.Array, present: jax.Array) -> jax.Array:
         """``present`` restricted to nodes on an input -> output path (inputs and output kept)."""
         n = adjacency.shape[0]
+        forward, backward = self._reach(adjacency, present)
+        is_end = (jnp.arange(n) < self.num_inputs) | (jnp.arange(n) == n - 1)
+        return jnp.where(is_end, 1.0, present * forward * backward)
+
+    def _reach(self, adjacency: jax.Array, present: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Which nodes the inputs reach, and which reach the output, through ``present`` nodes."""
+        n = adjacency.shape[0]
         edges = adjacency * present[:, None] * present[None, :]
         is_input = jnp.arange(n) < self.num_inputs
         is_output = jnp.arange(n) == n - 1
@@ -107,8 +122,7 @@ class CellTemplate:
 
         # Paths visit each cell node at most once, so len(wiring) hops reach everything reachable.
         start = is_input.astype(jnp.float32), is_output.astype(jnp.float32)
-        forward, backward = jax.lax.fori_loop(0, len(self.wiring), hop, start)
-        return jnp.where(is_input | is_output, 1.0, present * forward * backward)
+        return jax.lax.fori_loop(0, len(self.wiring), hop, start)
 
 
 @functools.cache

@@ -259,6 +259,8 @@ class NB201Encoding(Encoding[NB201Arch]):
             wiring=_nb201_wiring(),
             drop_dead=space.encoding != "paper",
             identity_id=_identity_id(space),
+            # The paper encoding keeps `none` nodes, but a cell no data crosses is broken (NB201Space).
+            void_id=space.ops.index(NONE) + FIRST_OP_ID if space.encoding == "paper" else None,
         )
         self.cardinality = np.full(len(EDGES), len(space.ops), np.int32)
         self.supernet_ops = space.ops

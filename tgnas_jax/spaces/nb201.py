@@ -98,7 +98,9 @@ def _reduction_macs(c_in: int, c_out: int, side_out: int) -> int:
 class NB201Space(SearchSpace[NB201Arch]):
     """The NAS-Bench-201 cell space, its index order and the size of its standard network.
 
-    ``encoding="paper"`` keeps every edge as a node, ``none`` included, as TG-NAS does;
+    ``encoding="paper"`` keeps every edge as a node, ``none`` included, as TG-NAS does (a cell
+    through which no data passes, every input -> output path crossing a ``none``, is still the
+    broken cell ``input -> output`` that scores ``-inf``, as in the other encodings);
     ``"pruned"`` drops ``none`` edges (they carry no data) and then every op off all
     input -> output paths, as NB101 does, so cells that differ only there share a graph;
     ``"residual"`` is ``"pruned"`` with every ``skip_connect`` turned into plain edges, the form
@@ -248,9 +250,10 @@ def graph_hash(graph: ArchGraph) -> str:
 def _cell_graph(arch: NB201Arch, encoding: str) -> ArchGraph:
     """Memoised: the space is finite and scoring it whole is the common case."""
     ops = (INPUT, *arch, OUTPUT)
-    if encoding == "paper":
-        return ArchGraph(_FULL_ADJACENCY, ops)
     pruned = _pruned_graph(ops)
+    if encoding == "paper":
+        # Every edge stays a node, but a cell no data crosses is the broken cell, as in the other encodings.
+        return pruned if pruned.is_broken else ArchGraph(_FULL_ADJACENCY, ops)
     return contract(pruned, {"skip_connect"}) if encoding == "residual" else pruned
 
 
