@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+from filelock import FileLock, Timeout
 from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
@@ -165,6 +166,13 @@ def learning_rate_schedule(peak: float, total: int) -> optax.Schedule:
     return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total)
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write ``path`` through a temporary file, so a kill never leaves half a file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
 def train_member(
     cells: Dense,
     labels: np.ndarray,
@@ -197,13 +205,28 @@ def train_member(
     history_file = None
     if run_dir is not None:
         member_dir = (run_dir / f"member_{seed}").absolute()
-        manager = ocp.CheckpointManager(member_dir, options=ocp.CheckpointManagerOptions(max_to_keep=1))
+        # Synchronous saves (each is waited for anyway); a save a kill interrupted stays a temporary
+        # directory, which latest_step ignores and the next manager removes.
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=1, enable_async_checkpointing=False, cleanup_tmp_directories=True
+        )
+        manager = ocp.CheckpointManager(member_dir, options=options)
         history_file = member_dir / "history.json"
-        if manager.latest_step() is not None:
-            start_epoch = manager.latest_step() + 1
-            state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
-            history = json.loads(history_file.read_text())[:start_epoch] if history_file.exists() else []
-            tqdm.write(f"seed {seed}: resuming after epoch {start_epoch - 1} from {member_dir}")
+        last = manager.latest_step()
+        if last is not None:
+            if not (member_dir / str(last) / "progress").is_dir():
+                raise ValueError(
+                    f"checkpoint {str(member_dir / str(last))!r} predates checkpointed RNG keys and history, "
+                    "so resuming it would not reproduce the run; delete it or pass another --run-dir"
+                )
+            restored = manager.restore(
+                last, args=ocp.args.Composite(state=ocp.args.StandardRestore(state), progress=ocp.args.JsonRestore())
+            )
+            state, history = restored.state, restored.progress["history"]
+            key = jnp.asarray(restored.progress["key"], dtype=jnp.uint32)
+            start_epoch = last + 1
+            _write_text(history_file, json.dumps(history) + "\n")
+            tqdm.write(f"seed {seed}: resuming after epoch {last} from {member_dir}")
     spread = float(jnp.sqrt(jnp.mean(jnp.sum((op_table - op_table.mean(axis=0)) ** 2, axis=1))))
     step = make_train_step(model, optimizer, cfg.loss, cfg.feature_noise * spread / np.sqrt(op_table.shape[1]))
     predict = make_predict(model)
@@ -228,9 +251,14 @@ def train_member(
         history.append({"epoch": epoch, "loss": loss_value, **{f"val_{k}": v for k, v in val.items()}})
         epochs.set_postfix(loss=f"{loss_value:.3f}", val_tau=f"{val['kendall_tau']:.3f}")
         if manager is not None and history_file is not None:
-            manager.save(epoch, args=ocp.args.StandardSave(state))
+            # One step holds the state, the RNG key that continues it and the history up to it: a
+            # kill leaves the step whole or absent, so a resumed run is the uninterrupted one.
+            progress = {"history": history, "key": np.asarray(jax.random.key_data(key)).tolist()}
+            manager.save(
+                epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress))
+            )
             manager.wait_until_finished()
-            history_file.write_text(json.dumps(history) + "\n")
+            _write_text(history_file, json.dumps(history) + "\n")  # a readable copy; the checkpoint resumes
     if manager is not None:
         manager.wait_until_finished()
     metrics: dict[str, Any] = {"seed": seed, "history": history}
@@ -240,27 +268,55 @@ def train_member(
     return state.params, metrics
 
 
-def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
-    """Stamp ``run_dir`` with the config it trains, and refuse another config's checkpoints:
-    resuming from them would silently train (or skip training) the wrong model."""
-    stamp = run_dir / "train_config.json"
-    # Seeds each have their own sub-directory and the size prior does not touch training.
-    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("seeds", "cost_weight")}
-    current = json.dumps(fields, sort_keys=True, indent=1) + "\n"
-    if stamp.is_file() and stamp.read_text() != current:
-        raise ValueError(
-            f"run directory {str(run_dir)!r} holds checkpoints of another training config; "
-            "pass another --run-dir (or delete that one) to start afresh"
-        )
+class RunDirInUse(RuntimeError):
+    """Another process holds the run directory: two writers would corrupt each other's checkpoints."""
+
+
+def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> FileLock:
+    """Lock ``run_dir`` for this process (:class:`RunDirInUse` at once if another holds it), stamp it
+    with the config it trains, and refuse another config's checkpoints: resuming from them would
+    silently train (or skip training) the wrong model. Returns the held lock, for the caller to release."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(current)
+    # An OS lock (flock): a killed holder releases it with its last breath, so no stale lock blocks a resume.
+    lock = FileLock(run_dir / ".lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunDirInUse(
+            f"run directory {str(run_dir)!r} is in use by another training process; "
+            "wait for it to finish or pass another --run-dir"
+        ) from None
+    try:
+        stamp = run_dir / "train_config.json"
+        # Seeds each have their own sub-directory and the size prior does not touch training.
+        fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("seeds", "cost_weight")}
+        current = json.dumps(fields, sort_keys=True, indent=1) + "\n"
+        if stamp.is_file() and stamp.read_text() != current:
+            raise ValueError(
+                f"run directory {str(run_dir)!r} holds checkpoints of another training config; "
+                "pass another --run-dir (or delete that one) to start afresh"
+            )
+        _write_text(stamp, current)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def train(cfg: TrainConfig, data_dir: str | None = None, run_dir: Path | None = None) -> tuple[Predictor, dict]:
-    """Train every ensemble member; return the predictor and its NB101 metrics."""
+    """Train every ensemble member; return the predictor and its NB101 metrics. ``run_dir`` (checkpoints
+    to resume from) is locked while training: a second process on it gets :class:`RunDirInUse` at once."""
     validate_config(cfg)
-    if run_dir is not None:
-        claim_run_dir(run_dir, cfg)
+    if run_dir is None:
+        return _train(cfg, data_dir, None)
+    lock = claim_run_dir(run_dir, cfg)
+    try:
+        return _train(cfg, data_dir, run_dir)
+    finally:
+        lock.release()
+
+
+def _train(cfg: TrainConfig, data_dir: str | None, run_dir: Path | None) -> tuple[Predictor, dict]:
     table = load_nb101(data_dir)
     split = split_nb101(table, cfg)
     acc = table.test_accuracy
@@ -522,7 +578,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         predictor, report = train(cfg, args.data_dir, args.run_dir or args.out / "run")
         predictor.save(args.out, metadata={"train_config": dataclasses.asdict(cfg), "nb101": report})
-    except (DataError, ValueError, OSError) as err:
+    except (DataError, ValueError, OSError, RunDirInUse) as err:
         parser.exit(1, f"error: {err}\n")
     print(json.dumps(report, indent=2))
     print(f"wrote the predictor to {args.out}")
