@@ -86,3 +86,29 @@ def test_a_missing_checkpoint_is_named_by_the_module_entry_point(tmp_path: Path)
     )
     assert run.returncode == 1
     assert "no predictor checkpoint at" in run.stderr and "nowhere" in run.stderr
+
+
+def test_a_damaged_data_directory_that_was_asked_for_fails_before_the_search(
+    shipped: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tgnas_jax.data import NB201_FILE
+
+    (tmp_path / NB201_FILE).parent.mkdir(parents=True)
+    (tmp_path / NB201_FILE).write_bytes(bytes(range(256)))  # a binary file where the NB201 table should be
+    assert cli.main(["--predictor", str(tmp_path), "--data-dir", str(tmp_path)]) == 1
+    stdout, stderr = capsys.readouterr()
+    assert stderr.startswith("error: ") and "nb201/" in stderr
+    assert stdout == ""  # no search ran
+    assert cli.main(["--predictor", str(tmp_path), "--data-dir", str(tmp_path / "nowhere")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc, where no file can be created")
+def test_a_json_path_no_file_can_be_created_at_is_refused_before_the_search(
+    shipped: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--json", "/proc/forbidden/result.json"])
+    assert exit_info.value.code == 2
+    stdout, stderr = capsys.readouterr()
+    assert "argument --json: cannot write" in stderr and stdout == ""

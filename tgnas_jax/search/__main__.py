@@ -11,17 +11,18 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
 
-from tgnas_jax.data import NB201_DATASETS, DataError, cache_dir
+from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError, cache_dir
 from tgnas_jax.predictor import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
 from tgnas_jax.search.encoding import DARTS_SETTING
-from tgnas_jax.search.truth import has_truth, true_accuracies
+from tgnas_jax.search.truth import check_table, has_truth, true_accuracies
 from tgnas_jax.spaces import SPACES, SearchSpace, get_space
 
 #: Upper bounds of the evolutionary searches, far above what a search needs (defaults: 64 x 60).
@@ -177,6 +178,10 @@ def unwritable(path: Path) -> str | None:
             return "it is not writable"
         if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
             return f"folder {str(folder)!r} is not writable"
+        # Permissions do not tell everything (root, read-only or virtual file systems): try a
+        # file in the nearest existing folder, and leave nothing behind.
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
     except OSError as err:
         return err.strerror or str(err)
     return None
@@ -212,7 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     space = get_space(args.space)
     try:
         predictor = load_predictor(args.predictor)
-    except CheckpointError as err:
+        # A data directory that was asked for must be readable: found before the search, not after it.
+        if has_truth(space) and (args.data_dir is not None or os.environ.get(DATA_DIR_ENV)):
+            check_table(space, args.data_dir)
+    except (CheckpointError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     try:

@@ -24,6 +24,14 @@ def has_truth(space: SearchSpace[Any]) -> bool:
     return isinstance(space, NB201Space | NB101Space)
 
 
+def check_table(space: SearchSpace[Any], data_dir: PathArg | None = None) -> None:
+    """Read (and so verify) the benchmark table of ``space``: ``DataError`` when it is missing or damaged."""
+    if isinstance(space, NB201Space):
+        load_nb201(data_dir)
+    elif isinstance(space, NB101Space):
+        load_nb101(data_dir)
+
+
 def true_accuracies(space: SearchSpace[Any], arch: Any, data_dir: PathArg | None = None) -> dict[str, dict[str, float]]:
     """``{dataset: {"accuracy": %, "percentile": %}}``; ``DataError`` when the table is not reachable."""
     if isinstance(space, NB201Space):
