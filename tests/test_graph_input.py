@@ -68,3 +68,30 @@ def test_as_adjacency_refuses_a_huge_matrix_before_reading_it() -> None:
     huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(10**6, 10**6), strides=(0, 0))
     with pytest.raises(GraphError, match="1,000,000 rows"):
         as_adjacency(huge)
+
+
+@pytest.mark.parametrize(
+    ("adjacency", "ops"),
+    [
+        ([[0, 1], [0]], ("input", "output")),
+        (None, ("input", "output")),
+        ([[0, 1 + 0j], [0, 0]], ("input", "output")),
+        ([[0, 2], [0, 0]], ("input", "output")),
+        (np.zeros((2, 2)), None),
+        (np.zeros((3, 3)), ("input", "output")),
+    ],
+)
+def test_prune_answers_bad_input_with_a_graph_error(adjacency: object, ops: object) -> None:
+    from tgnas_jax.graph import prune
+
+    with pytest.raises(GraphError):
+        prune(adjacency, ops)
+
+
+def test_nb201_messages_quote_a_huge_bad_arch_briefly() -> None:
+    from tgnas_jax.spaces.base import SpaceError
+    from tgnas_jax.spaces.nb201 import NB201Space
+
+    with pytest.raises(SpaceError) as caught:
+        NB201Space().to_graphs(("x" * 10_000_000,) * 6)
+    assert len(str(caught.value)) < 2_000

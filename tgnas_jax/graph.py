@@ -229,8 +229,15 @@ def prune(adjacency: np.ndarray, ops: Sequence[str]) -> ArchGraph:
     Inputs and the output always stay. When no path exists at all, the result is the broken
     cell ``input -> output`` with no edge.
     """
-    adjacency = np.asarray(adjacency, dtype=np.uint8)
+    adjacency = as_adjacency(adjacency)
+    if isinstance(ops, str) or not isinstance(ops, Iterable):
+        raise GraphError(f"ops must be a sequence of operator names, got {quote(ops)}")
     ops = tuple(ops)
+    if adjacency.shape[0] != len(ops):
+        raise GraphError(f"adjacency is {adjacency.shape[0]}x{adjacency.shape[0]} but {len(ops)} ops were given")
+    if not ((adjacency == 0) | (adjacency == 1)).all():
+        raise GraphError("adjacency entries must be 0 or 1")
+    adjacency = adjacency.astype(np.uint8)
     if ops.count(OUTPUT) != 1:
         raise GraphError(f"graph needs exactly one node named {OUTPUT!r}; ops are {list(ops)}")
     topological_order(adjacency)

@@ -63,3 +63,10 @@ def test_the_hybrid_keeps_the_better_of_pruning_and_evolution(predictor: Predict
     summary = json.loads(json.dumps(result.to_dict()))
     assert summary["arch"] == NB201Space().format(result.arch)
     assert set(summary["parts"]) == {"prune", "evolve"}
+
+
+def test_search_from_python_refuses_a_size_past_its_bound_with_its_cost(predictor) -> None:
+    with pytest.raises(ValueError, match=r"population must be at most 16,384, got 1,000,000,000; .*TB of memory"):
+        search("nb201", predictor, population=1_000_000_000)
+    with pytest.raises(ValueError, match="generations must be at most 100,000"):
+        search("nb201", predictor, generations=10**9)

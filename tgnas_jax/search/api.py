@@ -24,6 +24,7 @@ import numpy as np
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.search.encoding import Encoding, encoding_for
 from tgnas_jax.search.evolve import evolve, evolve_evaluations
+from tgnas_jax.search.limits import check_size
 from tgnas_jax.search.problem import Limits, Problem, RunOutput, Scorer, check_limits
 from tgnas_jax.search.prune import prune, prune_evaluations
 from tgnas_jax.search.regularized import random_search, regularized, regularized_evaluations
@@ -104,6 +105,7 @@ def search(
         raise ValueError(f"unknown search method {method!r}; choose one of {list(METHODS)}")
     _check_count("population", population, MIN_POPULATION)
     _check_count("generations", generations, 1)
+    check_size(space.name, int(population), int(generations))
     if evaluations is not None:
         _check_count("evaluations", evaluations, 1)
     limits = Limits(max_params, max_flops)

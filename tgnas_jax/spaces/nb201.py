@@ -186,10 +186,12 @@ class NB201Space(SearchSpace[NB201Arch]):
     def _check(self, arch: NB201Arch) -> NB201Arch:
         """``arch`` as a tuple, or :class:`SpaceError` when it is not a cell of this space."""
         if not isinstance(arch, tuple | list) or len(arch) != len(EDGES):
-            raise SpaceError(f"an NB201 arch is a tuple of {len(EDGES)} op names, got {arch!r}")
+            raise SpaceError(f"an NB201 arch is a tuple of {len(EDGES)} op names, got {quote(arch)}")
         for op, (source, target) in zip(arch, EDGES, strict=True):
             if op not in OPS:
-                raise SpaceError(f"NB201 arch {arch!r}: unknown op {op!r} on edge {source}->{target}; ops are {OPS}")
+                raise SpaceError(
+                    f"NB201 arch {quote(arch)}: unknown op {quote(op)} on edge {source}->{target}; ops are {OPS}"
+                )
         return tuple(arch)
 
 
