@@ -1,6 +1,6 @@
 """Shared fixtures: the benchmark data directory, skipped cleanly when it is absent."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jax
@@ -40,3 +40,18 @@ def make_tiny_predictor() -> Callable[..., Predictor]:
         return Predictor(cfg, EmbeddingConfig(dim=6), params, vectors, cost_weight=cost_weight, metadata=metadata or {})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def flip_each_byte() -> Callable[[Path, int], Iterator[int]]:
+    """Rewrite a file with one byte flipped at every ``step``-th offset in turn, yielding each offset."""
+
+    def flips(path: Path, step: int) -> Iterator[int]:
+        original = path.read_bytes()
+        for at in range(0, len(original), step):
+            flipped = bytearray(original)
+            flipped[at] ^= 0xFF
+            path.write_bytes(bytes(flipped))
+            yield at
+
+    return flips

@@ -712,16 +712,13 @@ def test_wrong_or_damaged_table_cache_is_rebuilt_once(
 
 
 @pytest.mark.slow
-def test_table_cache_bit_flips_are_rebuilt_or_harmless(tmp_path: Path, cache: Path) -> None:
+def test_table_cache_bit_flips_are_rebuilt_or_harmless(tmp_path: Path, cache: Path, flip_each_byte) -> None:
     """Any sampled flipped byte of a table cache is reported once and rebuilt, or leaves the same table."""
     write_nb201(tmp_path)
     expected = load_nb201(tmp_path)
     (written,) = cache_files(cache)
     original, reported = written.read_bytes(), 0
-    for at in range(0, len(original), 11):
-        flipped = bytearray(original)
-        flipped[at] ^= 0xFF
-        written.write_bytes(bytes(flipped))
+    for at in flip_each_byte(written, 11):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             assert same_arrays(load_nb201(tmp_path), expected), f"byte {at} flipped changed the table silently"

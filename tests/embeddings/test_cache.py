@@ -191,15 +191,12 @@ def test_non_finite_encodings_are_refused_and_not_cached(tmp_path: Path) -> None
     assert not cache.exists()
 
 
-def test_cache_bit_flips_never_raise_nor_change_vectors(tmp_path: Path) -> None:
+def test_cache_bit_flips_never_raise_nor_change_vectors(tmp_path: Path, flip_each_byte) -> None:
     """Every flipped byte of a cache is reported once and ignored, or harmless; never a raw zipfile/EOF error."""
     cache = tmp_path / "operator_embeddings.npz"
     fill(cache)
     original, expected, reported = cache.read_bytes(), read_entries(cache), 0
-    for at in range(0, len(original), 7):
-        flipped = bytearray(original)
-        flipped[at] ^= 0xFF
-        cache.write_bytes(bytes(flipped))
+    for at in flip_each_byte(cache, 7):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             entries = read_cache(cache)
