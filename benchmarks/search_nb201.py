@@ -33,7 +33,7 @@ import numpy as np
 
 from tgnas_jax.data import NB201_DATASETS, load_nb201
 from tgnas_jax.predictor import load_predictor
-from tgnas_jax.search import DEFAULT_GENERATIONS, DEFAULT_POPULATION, predicted_scores, search
+from tgnas_jax.search import DEFAULT_GENERATIONS, DEFAULT_POPULATION, search
 from tgnas_jax.spaces import NB201Space
 
 GOAL = {"cifar10": 94.0, "cifar100": 72.0, "imagenet16": 45.5}
@@ -87,7 +87,7 @@ def exhaustive(predictor: Any, table: Any) -> tuple[dict, float]:
     space = NB201Space()
     archs = list(space.enumerate())
     start = time.perf_counter()
-    scores = predicted_scores(space, predictor, archs)
+    scores = predictor.score(archs, space)
     seconds = time.perf_counter() - start
     best = int(np.argmax(scores))
     run = {

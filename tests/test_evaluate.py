@@ -1,16 +1,10 @@
 """The transfer-benchmark CLI: strict JSON, markdown, plots, and one-line errors."""
 
 import json
-import math
 
 import pytest
 
-from tgnas_jax.evaluate import main, strict_json
-
-
-def test_strict_json_writes_null_for_non_finite_numbers():
-    value = {"a": [1.0, math.inf, -math.inf, math.nan], "_scores": [1], "b": {"c": 2}}
-    assert strict_json(value) == {"a": [1.0, None, None, None], "b": {"c": 2}}
+from tgnas_jax.evaluate import main
 
 
 def test_cli_writes_json_markdown_and_plots(data_dir, tmp_path, make_tiny_predictor):

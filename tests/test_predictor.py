@@ -123,3 +123,34 @@ def test_rank_returns_the_best_first_with_scores(make_tiny_predictor):
 def test_repr_is_short():
     text = repr(_predictor())
     assert text.startswith("Predictor(members=2, hidden=16") and len(text) < 200
+
+
+def test_spaces_refuse_objects_of_other_spaces(make_tiny_predictor):
+    """An ArchGraph or an NB201 tuple given to NB101 (and the like) is refused, not silently scored."""
+    from tgnas_jax.spaces import DartsSpace, NB101Space, SpaceError
+
+    predictor = make_tiny_predictor()
+    graph = ArchGraph(np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]]), ("input", "sep_conv_3x3", "output"))
+    with pytest.raises(SpaceError, match="NB101Arch or an NB101 string, got ArchGraph"):
+        predictor.score([graph], NB101Space())
+    with pytest.raises(SpaceError, match="a DARTS arch is a Genotype"):
+        predictor.score([("nor_conv_3x3",) * 6], DartsSpace())
+    with pytest.raises(SpaceError, match="NB201 arch is a tuple"):
+        predictor.score([graph], "nb201")
+
+
+def test_darts_repository_namedtuple_genotypes_are_accepted_and_checked(make_tiny_predictor):
+    """Users paste genotypes from DARTS's own ``genotypes.py``: a namedtuple with the same fields."""
+    from collections import namedtuple
+
+    from tgnas_jax.spaces import DartsSpace, SpaceError
+    from tgnas_jax.spaces.darts import PUBLISHED
+
+    DartsGenotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
+    ours = PUBLISHED["DARTS_V2"]
+    theirs = DartsGenotype(list(ours.normal), list(ours.normal_concat), list(ours.reduce), list(ours.reduce_concat))
+    predictor, space = make_tiny_predictor(), DartsSpace()
+    assert predictor.score(theirs, space) == predictor.score(ours, space)
+    broken = theirs._replace(normal=theirs.normal[:-1])
+    with pytest.raises(SpaceError):
+        predictor.score(broken, space)

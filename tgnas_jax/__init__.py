@@ -6,7 +6,7 @@ The curated API: graphs and batching, the predictor, search, and (via ``tgnas_ja
 from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch
 from tgnas_jax.graph import ArchGraph, GraphError, prune
 from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
-from tgnas_jax.search import SearchResult, predicted_scores, search
+from tgnas_jax.search import SearchResult, search
 
 #: The release; pyproject.toml reads it from here (the one place to bump it).
 __version__ = "0.1.0"
@@ -22,7 +22,6 @@ __all__ = [
     "dense_batch",
     "load_predictor",
     "pad_batch",
-    "predicted_scores",
     "prune",
     "search",
     "unpad_batch",

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tgnas_jax import transfer
+from tgnas_jax import strictjson, transfer
 from tgnas_jax.data import NB201_DATASETS, DataError
 from tgnas_jax.metrics import finite_scores
 from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
@@ -60,17 +58,6 @@ def evaluate(
         report["_truth"] = tset.truth
         reports.append(report)
     return reports
-
-
-def strict_json(value: Any) -> Any:
-    """``value`` with NaN / infinities as ``null``: strict JSON parsers reject them."""
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, list | tuple):
-        return [strict_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _interval(entry: dict[str, float], digits: int) -> str:
@@ -237,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "resamples": args.resamples,
         }
         prefix = str(args.out)
-        Path(prefix + ".json").write_text(json.dumps(strict_json({**header, "sets": reports}), indent=1) + "\n")
+        Path(prefix + ".json").write_text(strictjson.dumps({**header, "sets": reports}, indent=1) + "\n")
         Path(prefix + ".md").write_text(markdown(reports, header))
         plots = plot(reports, prefix)
     except (DataError, CheckpointError, ValueError, OSError) as err:

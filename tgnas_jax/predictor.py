@@ -215,7 +215,7 @@ class Predictor:
         if isinstance(space, str):
             space = get_space(space)
         if space is not None:
-            parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
+            parsed = [space.parse(a) if isinstance(a, str) else space.check(a) for a in archs]
             cells = [space.to_graphs(a) for a in parsed]
         else:
             cells = [_as_cells(a) for a in archs]
@@ -314,7 +314,9 @@ class Predictor:
 
 
 def _is_single(archs: Any) -> bool:
-    return isinstance(archs, str | ArchGraph) or not isinstance(archs, Sequence | np.ndarray)
+    """One architecture: a string, a graph, a namedtuple (DARTS's ``Genotype``) or any non-sequence."""
+    named = isinstance(archs, tuple) and hasattr(archs, "_fields")
+    return named or isinstance(archs, str | ArchGraph) or not isinstance(archs, Sequence | np.ndarray)
 
 
 def _as_cells(arch: Any) -> tuple[ArchGraph, ...]:

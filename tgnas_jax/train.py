@@ -30,6 +30,7 @@ from filelock import FileLock, Timeout
 from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
+from tgnas_jax import strictjson
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
 from tgnas_jax.embeddings.table import DIM
@@ -228,7 +229,7 @@ def train_member(
             state, history = restored.state, restored.progress["history"]
             key = jnp.asarray(restored.progress["key"], dtype=jnp.uint32)
             start_epoch = last + 1
-            _write_text(history_file, json.dumps(history) + "\n")
+            _write_text(history_file, strictjson.dumps(history) + "\n")
             tqdm.write(f"seed {seed}: resuming after epoch {last} from {member_dir}")
     spread = float(jnp.sqrt(jnp.mean(jnp.sum((op_table - op_table.mean(axis=0)) ** 2, axis=1))))
     step = make_train_step(model, optimizer, cfg.loss, cfg.feature_noise * spread / np.sqrt(op_table.shape[1]))
@@ -261,7 +262,7 @@ def train_member(
                 epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress))
             )
             manager.wait_until_finished()
-            _write_text(history_file, json.dumps(history) + "\n")  # a readable copy; the checkpoint resumes
+            _write_text(history_file, strictjson.dumps(history) + "\n")  # a readable copy; the checkpoint resumes
     if manager is not None:
         manager.wait_until_finished()
     metrics: dict[str, Any] = {"seed": seed, "history": history}
@@ -583,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         predictor.save(args.out, metadata={"train_config": dataclasses.asdict(cfg), "nb101": report})
     except (DataError, ValueError, OSError, RunDirInUse) as err:
         parser.exit(1, f"error: {err}\n")
-    print(json.dumps(report, indent=2))
+    print(strictjson.dumps(report, indent=2))
     print(f"wrote the predictor to {args.out}")
 
 

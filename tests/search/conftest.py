@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import jax
 import numpy as np
 import pytest
@@ -9,7 +12,10 @@ import pytest
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor
+from tgnas_jax.search.encoding import encoding_for
+from tgnas_jax.search.problem import Problem, Scorer
 from tgnas_jax.spaces import SPACES
+from tgnas_jax.spaces.base import SearchSpace
 
 #: Every op name the spaces use, and the cell ends.
 OPS = ("input", "output", *sorted({op for space in SPACES.values() for op in space.ops}))
@@ -37,3 +43,22 @@ def predictor() -> Predictor:
 def blended() -> Predictor:
     """With the model-size prior, as the shipped predictor has."""
     return make_predictor(seed=1, cost_weight=0.5, members=2)
+
+
+@pytest.fixture(scope="session")
+def jitted_scores() -> Any:
+    """``f(space, predictor, archs)``: scores as a search computes them inside jit."""
+    return _jitted_scores
+
+
+def _jitted_scores(
+    space: SearchSpace[Any], predictor: Predictor, archs: Sequence[Any], batch: int = 1024
+) -> np.ndarray:
+    """Scores of ``archs`` as a search computes them inside jit (what it maximises), ``batch`` at a time."""
+    encoding = encoding_for(space)
+    choices = np.stack([encoding.from_arch(a) for a in archs])
+    padded = np.concatenate([choices, np.repeat(choices[:1], -len(choices) % batch, axis=0)])
+    scorer = Scorer.of(predictor, encoding)
+    program = jax.jit(lambda weights, chunks: jax.lax.map(Problem.bind(encoding, scorer, weights, None).scores, chunks))
+    scores = program(scorer.weights, padded.reshape(-1, batch, encoding.num_genes))
+    return np.asarray(scores).reshape(-1)[: len(choices)]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from tgnas_jax.predictor import Predictor
-from tgnas_jax.search import encoding_for, predicted_scores
+from tgnas_jax.search import encoding_for
 from tgnas_jax.spaces import DartsSpace, NB101Space, NB201Space
 from tgnas_jax.spaces.darts import PUBLISHED, Genotype
 
@@ -78,11 +80,11 @@ BLENDED = {
 
 @pytest.mark.parametrize("name", list(SPACES))
 def test_jitted_scores_equal_the_predictors_scores_of_the_space_graphs(
-    name: str, predictor: Predictor, blended: Predictor
+    name: str, predictor: Predictor, blended: Predictor, jitted_scores: Any
 ) -> None:
     space, scorer = SPACES[name], blended if BLENDED[name] else predictor
     archs = _archs(name)
-    mine = predicted_scores(space, scorer, archs, batch=256)
+    mine = jitted_scores(space, scorer, archs, batch=256)
     reference = scorer.score(archs, space)
     np.testing.assert_array_equal(np.isfinite(mine), np.isfinite(reference))
     live = np.isfinite(reference)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import numpy as np
 import pytest
 
 from tgnas_jax.predictor import Predictor
-from tgnas_jax.search import predicted_scores, search
+from tgnas_jax.search import search
 from tgnas_jax.spaces import NB201Space
 
 
 @pytest.fixture(scope="module")
-def best_score(predictor: Predictor) -> float:
+def best_score(predictor: Predictor, jitted_scores: Any) -> float:
     space = NB201Space()
-    return float(predicted_scores(space, predictor, list(space.enumerate())).max())
+    return float(jitted_scores(space, predictor, list(space.enumerate())).max())
 
 
 @pytest.mark.parametrize("method", ["evolve", "regularized"])

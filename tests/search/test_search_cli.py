@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +114,25 @@ def test_a_json_path_no_file_can_be_created_at_is_refused_before_the_search(
     assert exit_info.value.code == 2
     stdout, stderr = capsys.readouterr()
     assert "argument --json: cannot write" in stderr and stdout == ""
+
+
+def test_json_is_strict_when_the_history_holds_broken_scores(
+    shipped: list, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A history starting on broken cells (-inf) is written as null, never as -Infinity."""
+    real_search = cli.search
+
+    def search_with_broken_start(*args, **kwargs):
+        result = real_search(*args, **kwargs)
+        return dataclasses.replace(result, history=(-math.inf, *result.history))
+
+    monkeypatch.setattr(cli, "search", search_with_broken_start)
+    monkeypatch.delenv("TGNAS_DATA_DIR", raising=False)
+    out = tmp_path / "result.json"
+    assert cli.main(["--method", "evolve", "--generations", "2", "--json", str(out)]) == 0
+
+    def refuse(name: str):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    payload = json.loads(out.read_text(), parse_constant=refuse)
+    assert payload["history"][0] is None and all(isinstance(h, float) for h in payload["history"][1:])

@@ -9,7 +9,6 @@ from tgnas_jax.search.api import (
     DEFAULT_POPULATION,
     METHODS,
     SearchResult,
-    predicted_scores,
     search,
 )
 from tgnas_jax.search.encoding import Encoding, encoding_for
@@ -23,6 +22,5 @@ __all__ = [
     "Limits",
     "SearchResult",
     "encoding_for",
-    "predicted_scores",
     "search",
 ]

@@ -8,7 +8,6 @@ or ``$TGNAS_DATA_DIR``), its true accuracies; ``--json`` writes all of it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from typing import Any
 
 import jax
 
+from tgnas_jax import strictjson
 from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError, cache_dir
 from tgnas_jax.predictor import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         try:
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(payload, indent=2) + "\n")
+            args.json.write_text(strictjson.dumps(payload, indent=2) + "\n")
         except OSError as err:
             print(f"error: could not write {str(args.json)!r}: {err.strerror or err}", file=sys.stderr)
             return 1

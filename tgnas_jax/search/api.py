@@ -12,7 +12,7 @@ import dataclasses
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,22 +143,6 @@ def search(
         history=best.history,
         parts={r.method: r for r in runs},
     )
-
-
-def predicted_scores(
-    space: SearchSpace[Any], predictor: Predictor, archs: Sequence[Any], batch: int = 1024
-) -> np.ndarray:
-    """Scores of ``archs`` through the search's own jitted path (what a search maximises), ``batch`` at a time.
-
-    Equal to ``predictor.score(archs, space)`` up to float rounding, and much faster on a whole space.
-    """
-    encoding = encoding_for(space)
-    choices = np.stack([encoding.from_arch(a) for a in archs])
-    padded = np.concatenate([choices, np.repeat(choices[:1], -len(choices) % batch, axis=0)])
-    scorer = Scorer.of(predictor, encoding)
-    program = jax.jit(lambda weights, chunks: jax.lax.map(Problem.bind(encoding, scorer, weights, None).scores, chunks))
-    scores = program(scorer.weights, padded.reshape(-1, batch, encoding.num_genes))
-    return np.asarray(scores).reshape(-1)[: len(choices)]
 
 
 def _check_count(name: str, value: object, least: int) -> None:

@@ -41,6 +41,14 @@ class SearchSpace(abc.ABC, Generic[Arch]):
     def format(self, arch: Arch) -> str:
         """Write the canonical architecture string; ``parse(format(a)) == a``."""
 
+    def check(self, arch: object) -> Arch:
+        """``arch`` as this space's architecture object; :class:`SpaceError` for anything else.
+
+        Scoring calls it on every architecture, so an object of another space is refused rather
+        than scored. The base accepts everything (a user's space may override it).
+        """
+        return arch  # type: ignore[return-value]
+
     @abc.abstractmethod
     def to_graphs(self, arch: Arch) -> tuple[ArchGraph, ...]:
         """The operator-node graph of each cell type of ``arch``."""

@@ -460,8 +460,17 @@ class DartsSpace(SearchSpace[Genotype]):
     def format(self, arch: Genotype) -> str:
         return format_genotype(arch)
 
+    def check(self, arch: object) -> Genotype:
+        """A :class:`Genotype`, or DARTS's own ``Genotype`` namedtuple (checked the same way)."""
+        if isinstance(arch, Genotype):
+            return arch
+        if isinstance(arch, tuple) and getattr(arch, "_fields", None) == _FIELDS:
+            return Genotype(*arch)
+        raise SpaceError(f"a DARTS arch is a Genotype or a genotype string, got {type(arch).__name__} {quote(arch)}")
+
     def to_graphs(self, arch: Genotype) -> tuple[ArchGraph, ArchGraph]:
         """``(normal, reduce)`` cell graphs."""
+        arch = self.check(arch)
         cells = cell_graph(arch.normal, arch.normal_concat), cell_graph(arch.reduce, arch.reduce_concat)
         if self.encoding == "residual":
             return contract(cells[0], {"skip_connect"}), contract(cells[1], {"skip_connect"})
@@ -483,12 +492,12 @@ class DartsSpace(SearchSpace[Genotype]):
     def num_params(self, arch: Genotype, setting: str = "cifar10") -> int:
         """Parameters of DARTS's ``NetworkCIFAR`` (C=36, 20 cells) or ``NetworkImageNet``
         (C=48, 14 cells), without auxiliary head; see :func:`network_size`."""
-        return network_size(arch, setting)[0]
+        return network_size(self.check(arch), setting)[0]
 
     def num_flops(self, arch: Genotype, setting: str = "cifar10") -> int:
         """Conv + classifier multiply-adds for one 32x32 (``cifar10``) or 224x224 (``imagenet``)
         image; see :func:`network_size`."""
-        return network_size(arch, setting)[1]
+        return network_size(self.check(arch), setting)[1]
 
 
 def _sample_cell(rng: np.random.Generator) -> tuple[Edge, ...]:

@@ -181,7 +181,16 @@ class NB101Space(SearchSpace[NB101Arch]):
         rows = "/".join("".join(str(bit) for bit in row) for row in arch.adjacency.tolist())
         return f"{rows}|{','.join(arch.ops)}"
 
+    def check(self, arch: object) -> NB101Arch:
+        if not isinstance(arch, NB101Arch):
+            raise SpaceError(
+                f"an NB101 arch is an NB101Arch or an NB101 string, got {type(arch).__name__} {quote(arch)}; "
+                "build NB101Arch(adjacency, ops) to check a cell, or score a raw ArchGraph without a space"
+            )
+        return arch
+
     def to_graphs(self, arch: NB101Arch) -> tuple[ArchGraph, ...]:
+        arch = self.check(arch)
         return (ArchGraph(arch.adjacency, arch.ops),)
 
     def hash(self, arch: NB101Arch) -> str:

@@ -129,19 +129,19 @@ class NB201Space(SearchSpace[NB201Arch]):
         return _parse(text)
 
     def format(self, arch: NB201Arch) -> str:
-        pairs = [f"{op}~{source}" for op, (source, _) in zip(self._check(arch), EDGES, strict=True)]
+        pairs = [f"{op}~{source}" for op, (source, _) in zip(self.check(arch), EDGES, strict=True)]
         starts = [target * (target - 1) // 2 for target in range(1, _LAST_NODE + 2)]
         return "+".join("|" + "|".join(pairs[a:b]) + "|" for a, b in itertools.pairwise(starts))
 
     def to_graphs(self, arch: NB201Arch) -> tuple[ArchGraph, ...]:
-        return (_cell_graph(self._check(arch), self.encoding),)
+        return (_cell_graph(self.check(arch), self.encoding),)
 
     def sample(self, rng: np.random.Generator) -> NB201Arch:
         return tuple(OPS[i] for i in rng.integers(len(OPS), size=len(EDGES)))
 
     def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
         """Give one edge, chosen uniformly, one of the other four ops."""
-        mutated = list(self._check(arch))
+        mutated = list(self.check(arch))
         edge = int(rng.integers(len(EDGES)))
         mutated[edge] = str(rng.choice([op for op in OPS if op != mutated[edge]]))
         return tuple(mutated)
@@ -152,7 +152,7 @@ class NB201Space(SearchSpace[NB201Arch]):
 
     def index(self, arch: NB201Arch) -> int:
         """The cell's NB201 / NATS-Bench TSS index (the row of the benchmark's tables)."""
-        return _index_of()[self._check(arch)]
+        return _index_of()[self.check(arch)]
 
     def arch_at(self, index: int) -> NB201Arch:
         order = _index_order()
@@ -165,7 +165,7 @@ class NB201Space(SearchSpace[NB201Arch]):
 
         Every edge counts, live or not, as NB201 builds (and counts) every edge's op.
         """
-        arch = self._check(arch)
+        arch = self.check(arch)
         stem = _STAGE_CHANNELS[0]
         total = 9 * _STEM_IN_CHANNELS * stem + 2 * stem
         for stage, channels in enumerate(_STAGE_CHANNELS):
@@ -181,9 +181,9 @@ class NB201Space(SearchSpace[NB201Arch]):
         That is every convolution's MACs plus the classifier's MACs and bias adds; BN, ReLU,
         pooling and the sums at cell nodes are not counted. Every edge counts, live or not.
         """
-        return _flops(self._check(arch), self.num_classes, self.input_size)
+        return _flops(self.check(arch), self.num_classes, self.input_size)
 
-    def _check(self, arch: NB201Arch) -> NB201Arch:
+    def check(self, arch: object) -> NB201Arch:
         """``arch`` as a tuple, or :class:`SpaceError` when it is not a cell of this space."""
         if not isinstance(arch, tuple | list) or len(arch) != len(EDGES):
             raise SpaceError(f"an NB201 arch is a tuple of {len(EDGES)} op names, got {quote(arch)}")
