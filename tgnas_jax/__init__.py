@@ -1,12 +1,14 @@
 """tgnas-jax: TG-NAS zero-cost architecture scoring and search, in JAX.
 
-The curated API: graphs and batching, the predictor, search, and (via ``tgnas_jax.spaces``) the spaces.
+The curated API: graphs and batching, the predictor, streaming scores, search, and (via
+``tgnas_jax.spaces``) the spaces.
 """
 
 from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch
 from tgnas_jax.graph import ArchGraph, GraphError, prune
 from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
 from tgnas_jax.search import SearchResult, search
+from tgnas_jax.streaming import score_stream
 
 #: The release; pyproject.toml reads it from here (the one place to bump it).
 __version__ = "0.1.0"
@@ -23,6 +25,7 @@ __all__ = [
     "load_predictor",
     "pad_batch",
     "prune",
+    "score_stream",
     "search",
     "unpad_batch",
 ]

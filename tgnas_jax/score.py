@@ -1,0 +1,321 @@
+"""python -m tgnas_jax.score: score a file of architectures with the predictor, streaming.
+
+Reads one architecture string per line (or a CSV column / JSON-lines field) from a file or from
+standard input, and writes a table with each architecture's score and rank (1 = best), plus its
+true accuracies where the space's benchmark table is reachable (--data-dir or $TGNAS_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import heapq
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tgnas_jax.archfiles import (
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    InputError,
+    RowWriter,
+    guess_format,
+    read_archs,
+    short_float,
+)
+from tgnas_jax.data import DATA_DIR_ENV, DataError
+from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
+from tgnas_jax.search.truth import accuracy_columns, accuracy_names
+from tgnas_jax.spaces import SPACES, SearchSpace, SpaceError, get_space
+from tgnas_jax.streaming import chunked, prefetched
+
+log = logging.getLogger("tgnas_jax.score")
+#: Largest chunk accepted: beyond this, memory grows with no gain in speed.
+MAX_CHUNK = 1 << 20
+EXAMPLES = """examples:
+  python -m tgnas_jax.score cells.txt --space nb201 --out scores.csv
+  python -m tgnas_jax.score runs.csv --column genotype --space darts --top 10
+  cat cells.txt | python -m tgnas_jax.score --space nb201 --to jsonl > scores.jsonl
+
+Output columns: index (0-based position in the input), arch (as given), score (higher is better;
+-inf in CSV and Parquet, null in JSON: no data reaches the cell's output), rank, the true
+accuracies (%) where a benchmark table is reachable, and error with --skip-invalid. The rows keep
+the input's order; with --top K only the K best are written, best first."""
+
+
+def _bounded(least: int, most: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"must be in [{least}, {most:,}], got {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tgnas_jax.score",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("input", nargs="?", default="-", help="file of architectures (default: - for standard input)")
+    parser.add_argument("--space", choices=sorted(SPACES), required=True, help="the space the architectures belong to")
+    parser.add_argument(
+        "--format", choices=INPUT_FORMATS, default=None, help="input format (default: from the suffix; else lines)"
+    )
+    parser.add_argument("--column", default="arch", help="CSV column or JSON field holding the arch (default: arch)")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE", help="output file (default: stdout)")
+    parser.add_argument(
+        "--to", choices=OUTPUT_FORMATS, default=None, help="output format (default: from --out's suffix; else csv)"
+    )
+    parser.add_argument("--top", type=_bounded(1, 10**9), default=None, metavar="K", help="write only the K best")
+    parser.add_argument("--predictor", type=Path, default=None, help="predictor checkpoint (default: the shipped one)")
+    parser.add_argument("--data-dir", type=Path, default=None, help=f"benchmark tables (default: ${DATA_DIR_ENV})")
+    parser.add_argument("--no-prior", action="store_true", help="score with the GCN alone, without the size prior")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write invalid lines with an error and no score (default: stop at the first, writing nothing)",
+    )
+    parser.add_argument(
+        "--chunk-size", type=_bounded(1, MAX_CHUNK), default=8192, metavar="N", help="architectures per chunk"
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("--quiet", action="store_true", help="only errors on stderr (no progress or summary)")
+    verbosity.add_argument("--verbose", action="store_true", help="also debug messages on stderr")
+    return parser
+
+
+def _check_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The output format, after checking the output can be written (before any scoring)."""
+    fmt = args.to or guess_format(args.out, OUTPUT_FORMATS, "csv")
+    if fmt == "parquet":
+        if args.out is None:
+            parser.error("Parquet output needs a file: give --out FILE.parquet")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            parser.error("Parquet output needs pyarrow: pip install 'tgnas-jax[parquet]' (or pyarrow)")
+    if args.out is not None:
+        if args.out.is_dir():
+            parser.error(f"argument --out: {str(args.out)!r} is a directory")
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=args.out.parent):
+                pass
+        except OSError as err:
+            parser.error(f"argument --out: cannot write in {str(args.out.parent)!r}: {err.strerror or err}")
+    return fmt
+
+
+def _open_input(parser: argparse.ArgumentParser, name: str, spool: Path) -> Path:
+    """A file path to read twice: the input itself, or standard input copied to ``spool``."""
+    if name != "-":
+        path = Path(name)
+        if not path.is_file():
+            parser.error(f"input {name!r} is not a file")
+        try:
+            path.open("rb").close()
+        except OSError as err:
+            parser.error(f"cannot read input {name!r}: {err.strerror or err}")
+        return path
+    if sys.stdin.isatty():
+        parser.error("no input: give a file, or pipe architectures into standard input")
+    with spool.open("wb") as copy:
+        shutil.copyfileobj(sys.stdin.buffer, copy)
+    return spool
+
+
+class _Scored:
+    """Pass one's result: a float32 score per input record (NaN: invalid) and the first errors."""
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.invalid = 0
+
+    @property
+    def scores(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
+
+
+def _records(path: Path, name: str, fmt: str, column: str) -> Iterator[tuple[int, str]]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        yield from read_archs(stream, name, fmt, column)
+
+
+def _parse_chunk(space: SearchSpace[Any], chunk: list[tuple[int, str]]) -> list[tuple[int, str, Any, str | None]]:
+    """``(line, text, arch or None, error or None)`` of each record."""
+    parsed = []
+    for line, text in chunk:
+        try:
+            parsed.append((line, text, space.parse(text), None))
+        except SpaceError as err:
+            parsed.append((line, text, None, str(err)))
+    return parsed
+
+
+def _score_all(
+    predictor: Predictor, space: SearchSpace[Any], records: Iterator[tuple[int, str]], args: argparse.Namespace,
+    name: str,
+) -> _Scored:  # fmt: skip
+    scored = _Scored()
+    bar = tqdm(unit=" archs", desc="scoring", disable=True if args.quiet else None, file=sys.stderr)
+    with bar:
+        for chunk in prefetched(chunked(records, args.chunk_size), lambda c: _parse_chunk(space, c)):
+            scores = np.full(len(chunk), np.nan, np.float32)
+            good = [i for i, (_, _, arch, _) in enumerate(chunk) if arch is not None]
+            for line, _, _, error in chunk:
+                if error is not None and not args.skip_invalid:
+                    raise InputError(f"{name} line {line}: {error} (--skip-invalid writes such lines and goes on)")
+            if good:
+                scores[good] = predictor.score([chunk[i][2] for i in good], space)
+            scored.invalid += len(chunk) - len(good)
+            scored.parts.append(scores)
+            bar.update(len(chunk))
+    return scored
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1 = best; ties keep input order; invalid records (NaN) get 0."""
+    valid = ~np.isnan(scores)
+    order = np.flatnonzero(valid)[np.argsort(-scores[valid], kind="stable")]
+    ranks = np.zeros(len(scores), np.int64)
+    ranks[order] = np.arange(1, len(order) + 1)
+    return ranks
+
+
+def _write(
+    writer: RowWriter, records: Iterator[tuple[int, str]], scores: np.ndarray, ranks: np.ndarray,
+    keep: set[int] | None, space: SearchSpace[Any], lookup: Any, chunk_size: int,
+) -> None:  # fmt: skip
+    """Pass two: the rows of the kept records (all when ``keep`` is ``None``), in input order or by rank."""
+    held: list[dict[str, Any]] = []
+    for start, chunk in zip(range(0, len(scores), chunk_size), chunked(records, chunk_size), strict=False):
+        rows = []
+        for index, (_, text) in enumerate(chunk, start=start):
+            if keep is not None and index not in keep:
+                continue
+            valid = not np.isnan(scores[index])
+            rows.append(
+                {
+                    "index": index,
+                    "arch": text,
+                    "score": short_float(scores[index]) if valid else None,
+                    "rank": int(ranks[index]) if valid else None,
+                    "_arch": space.parse(text) if valid else None,
+                }
+            )
+        if lookup is not None:
+            live = [row for row in rows if row["_arch"] is not None]
+            for column, values in lookup([row["_arch"] for row in live]).items():
+                for row, value in zip(live, values, strict=True):
+                    row[column] = value
+        for row in rows:
+            if row["_arch"] is None:
+                row["error"] = _error(space, row["arch"])
+        if keep is None:
+            writer.write(rows)
+        else:
+            held.extend(rows)
+    if keep is not None:
+        writer.write(sorted(held, key=lambda row: row["rank"] or len(scores) + 1))
+
+
+def _error(space: SearchSpace[Any], text: str) -> str:
+    try:
+        space.parse(text)
+    except SpaceError as err:
+        return str(err)
+    return ""
+
+
+def _top(scores: np.ndarray, k: int) -> set[int]:
+    valid = np.flatnonzero(~np.isnan(scores))
+    best = heapq.nlargest(k, valid.tolist(), key=lambda i: (scores[i], -i))
+    return set(best)
+
+
+def _configure_logging(level: int) -> None:
+    """Messages of this command (not of its dependencies) to stderr, at ``level``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    fmt_out = _check_out(parser, args)
+    space = get_space(args.space)
+    columns = ["index", "arch", "score", "rank"]
+    with tempfile.TemporaryDirectory(prefix="tgnas-score-") as scratch:
+        path = _open_input(parser, args.input, Path(scratch) / "stdin")
+        name = "<stdin>" if args.input == "-" else args.input
+        fmt_in = args.format or guess_format(None if args.input == "-" else path, INPUT_FORMATS, "lines")
+        try:
+            predictor = load_predictor(args.predictor)
+        except CheckpointError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        if args.no_prior:
+            predictor = dataclasses.replace(predictor, cost_weight=0.0)
+        lookup = None
+        if args.data_dir is not None or os.environ.get(DATA_DIR_ENV):
+            try:
+                lookup = accuracy_columns(space, args.data_dir)
+            except DataError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+            columns += list(accuracy_names(space))
+        if args.skip_invalid:
+            columns.append("error")
+        start = time.perf_counter()
+        try:
+            scored = _score_all(predictor, space, _records(path, name, fmt_in, args.column), args, name)
+        except InputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        scores = scored.scores
+        seconds = time.perf_counter() - start
+        keep = _top(scores, args.top) if args.top is not None else None
+        types = {"index": "int", "rank": "int", "arch": "str", "error": "str"}
+        writer = RowWriter(args.out, fmt_out, columns, {c: types.get(c, "float") for c in columns})
+        try:
+            _write(writer, _records(path, name, fmt_in, args.column), scores, _ranks(scores), keep, space, lookup,
+                   args.chunk_size)  # fmt: skip
+            writer.close()
+        except BaseException:
+            writer.discard()
+            raise
+    rate = len(scores) / seconds if seconds > 0 else float("inf")
+    log.info(
+        "scored %s architectures in %.2f s (%s/s)%s%s",
+        f"{len(scores):,}",
+        seconds,
+        f"{rate:,.0f}",
+        f", {scored.invalid:,} invalid" if scored.invalid else "",
+        f"; wrote {args.out}" if args.out is not None else "",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
