@@ -83,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(report)
-    payload = {"search": result.to_dict(), "ranking": rows, "setting": SETTING, "paper_params_m": PAPER_PARAMS_M}
+    payload = {
+        "search": result.to_dict(),
+        "search_network": space.network,  # what search.params / flops count; the ranking's sizes: SETTING
+        "ranking": rows,
+        "setting": SETTING,
+        "paper_params_m": PAPER_PARAMS_M,
+    }
     args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
     print(report)
     return 0

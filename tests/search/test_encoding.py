@@ -19,6 +19,7 @@ SPACES = {
     "nb201-paper": NB201Space(encoding="paper"),
     "nb201-residual": NB201Space(encoding="residual"),
     "darts": DartsSpace(),
+    "darts-imagenet": DartsSpace(setting="imagenet"),
     "darts-residual": DartsSpace(encoding="residual"),
     "nb101": NB101Space(),
 }
@@ -73,6 +74,7 @@ BLENDED = {
     "nb201-paper": False,
     "nb201-residual": True,
     "darts": True,
+    "darts-imagenet": True,
     "darts-residual": False,
     "nb101": False,
 }
@@ -93,15 +95,24 @@ def test_jitted_scores_equal_the_predictors_scores_of_the_space_graphs(
         assert (~live).sum() > 0  # broken cells (no input -> output path) score -inf on both sides
 
 
-@pytest.mark.parametrize("name", ["nb201", "darts"])
-def test_additive_size_tables_are_exact(name: str) -> None:
-    space = SPACES[name]
+@pytest.mark.parametrize(
+    ("name", "space"),
+    [
+        ("nb201", NB201Space()),
+        ("nb201", NB201Space(num_classes=120, input_size=16)),
+        ("darts", DartsSpace()),
+        ("darts", DartsSpace(setting="imagenet")),
+    ],
+)
+def test_additive_size_tables_are_exact(name: str, space: NB201Space | DartsSpace) -> None:
+    """Budgets and the size prior count, inside jit, exactly the network the space instance measures."""
     encoding = encoding_for(space)
     archs = _archs(name)
     choices = jnp.asarray(np.stack([encoding.from_arch(a) for a in archs]))
     sizes = np.asarray(jax.vmap(encoding.cost)(choices))
-    expected = np.array([[encoding.sizes(a)["params"], encoding.sizes(a)["flops"]] for a in archs])
+    expected = np.array([[space.num_params(a), space.num_flops(a)] for a in archs])
     np.testing.assert_array_equal(sizes, expected)
+    np.testing.assert_array_equal(np.asarray(jax.vmap(encoding.prior_flops)(choices)), expected[:, 1])
 
 
 def test_darts_encoding_refuses_what_darts_cannot_derive() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.search import SearchResult, search
-from tgnas_jax.spaces import NB201Space
+from tgnas_jax.spaces import DartsSpace, NB201Space
 
 #: Well below what the tiny predictor prefers unconstrained, well above the smallest NB201 cell (73,306 / 7.8 M).
 MAX_PARAMS, MAX_FLOPS = 300_000, 40_000_000
@@ -30,7 +30,14 @@ MAX_PARAMS, MAX_FLOPS = 300_000, 40_000_000
             {"max_flops": 1e6},
             "max_flops=1,000,000 is below every nb201 architecture: the smallest achievable is 7,783,050",
         ),
-        ({"space": "darts", "max_params": 2e6}, "the smallest achievable is 2,427,232"),
+        (
+            {"space": "darts", "max_params": 1e6},
+            "the smallest achievable is 1,370,134 on the CIFAR-10 network (C=36, 20 cells, 32x32)",
+        ),
+        (
+            {"space": DartsSpace(setting="imagenet"), "max_params": 2e6},
+            "the smallest achievable is 2,427,232 on the ImageNet mobile network (C=48, 14 cells, 224x224)",
+        ),
         ({"space": "nb101", "max_flops": 1e9}, "the nb101 search defines no params / flops budget"),
     ],
 )
@@ -70,3 +77,16 @@ def test_search_from_python_refuses_a_size_past_its_bound_with_its_cost(predicto
         search("nb201", predictor, population=1_000_000_000)
     with pytest.raises(ValueError, match="generations must be at most 100,000"):
         search("nb201", predictor, generations=10**9)
+
+
+@pytest.mark.parametrize("setting", ["cifar10", "imagenet"])
+def test_a_darts_budget_counts_the_network_of_the_spaces_setting(setting: str, predictor: Predictor) -> None:
+    """A typical CIFAR-10 budget used to be checked against the ImageNet network, and the result reported there."""
+    space = DartsSpace(setting=setting)
+    budget = {"cifar10": 3.3e6, "imagenet": 4.7e6}[setting]
+    result = search(space, predictor, method="evolve", population=16, generations=8, max_params=budget)
+    free = search(space, predictor, method="evolve", population=16, generations=8)
+    assert space.num_params(free.arch) > budget  # the budget binds
+    for found in (result, free):
+        assert (found.params, found.flops) == (space.num_params(found.arch), space.num_flops(found.arch))
+    assert result.params <= budget

@@ -13,6 +13,7 @@ import pytest
 
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.search import __main__ as cli
+from tgnas_jax.spaces import DartsSpace, NB201Space
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_without_the_benchmark_table_the_accuracies_are_skipped_with_a_note(
     assert cli.main(["--predictor", str(tmp_path), "--json", str(out)]) == 0
     stdout, stderr = capsys.readouterr()
     assert shipped == [tmp_path]
-    assert "no true accuracies" in stderr and "CIFAR-10" not in stdout
+    assert "no true accuracies" in stderr and "percentile" not in stdout
     assert json.loads(out.read_text())["true_accuracy"] is None
 
 
@@ -136,3 +137,67 @@ def test_json_is_strict_when_the_history_holds_broken_scores(
 
     payload = json.loads(out.read_text(), parse_constant=refuse)
     assert payload["history"][0] is None and all(isinstance(h, float) for h in payload["history"][1:])
+
+
+@pytest.mark.parametrize(("setting", "budget"), [(None, 3.3e6), ("imagenet", 4.7e6)])
+def test_darts_sizes_and_budgets_are_those_of_the_setting_network(
+    setting: str | None, budget: float, shipped: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CIFAR-10 budget (DARTS-V2 has 3.35 M) used to be checked against the ImageNet network, and reported there."""
+    out = tmp_path / "result.json"
+    argv = ["--space", "darts", "--method", "evolve", "--population", "8", "--generations", "2"]
+    argv += ["--max-params", str(budget), "--json", str(out)] + (["--setting", setting] if setting else [])
+    assert cli.main(argv) == 0
+    space = DartsSpace(setting=setting or "cifar10")
+    payload = json.loads(out.read_text())
+    arch = space.parse(payload["arch"])
+    assert payload["params"] == space.num_params(arch) <= budget
+    assert payload["flops"] == space.num_flops(arch) and payload["network"] == space.network
+    stdout = capsys.readouterr().out
+    assert f"params          {space.num_params(arch) / 1e6:.3f} M  ({space.network})" in stdout
+    assert ("ImageNet mobile network" if setting else "CIFAR-10 network (C=36, 20 cells") in stdout
+
+
+def test_nb201_dataset_picks_the_network_sizes_count(
+    shipped: list, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TGNAS_DATA_DIR", raising=False)
+    out = tmp_path / "result.json"
+    assert cli.main(["--method", "prune", "--dataset", "imagenet16", "--json", str(out)]) == 0
+    space = NB201Space(num_classes=120, input_size=16)
+    payload = json.loads(out.read_text())
+    arch = space.parse(payload["arch"])
+    assert (payload["params"], payload["flops"]) == (space.num_params(arch), space.num_flops(arch))
+    assert "(ImageNet16-120 network (120 classes, 16x16))" in capsys.readouterr().out
+
+
+def test_quiet_keeps_only_the_report_and_verbose_adds_details(
+    shipped: list, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--method", "prune", "--data-dir", str(data_dir)]
+    assert cli.main(argv) == 0
+    stdout, stderr = capsys.readouterr()
+    assert "prune: score" in stderr and "prune: score" not in stdout  # progress goes to stderr, through logging
+    assert cli.main([*argv, "--quiet"]) == 0
+    quiet_out, quiet_err = capsys.readouterr()
+    assert quiet_err == "" and quiet_out == stdout.replace(_time_line(stdout), _time_line(quiet_out))
+    assert cli.main([*argv, "--verbose"]) == 0
+    verbose_err = capsys.readouterr().err
+    assert "prune: score" in verbose_err and "sizes and budgets count the CIFAR-10 network" in verbose_err
+
+
+def _time_line(report: str) -> str:
+    return next(line for line in report.splitlines() if line.startswith("time"))
+
+
+def test_plot_writes_an_image_of_every_part(
+    shipped: list, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import matplotlib.image
+
+    monkeypatch.delenv("TGNAS_DATA_DIR", raising=False)
+    out = tmp_path / "plots" / "search.png"
+    assert cli.main(["--generations", "3", "--plot", str(out)]) == 0
+    image = matplotlib.image.imread(out)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.std() > 0
+    assert f"wrote {out}" in capsys.readouterr().err

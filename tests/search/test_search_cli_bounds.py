@@ -46,6 +46,12 @@ def _error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--seed", str(10**23)], "--seed: must be in [0, 2**32), got 100000000000000000000000"),  # was OverflowError
         (["--seed", "-1"], "--seed: must be in [0, 2**32), got -1"),
         (["--seed", str(2**32)], "--seed: must be in [0, 2**32)"),
+        (["--setting", "imagenet"], "--setting: only the darts space has one; --space is nb201"),
+        (["--space", "nb101", "--dataset", "cifar100"], "--dataset: only the nb201 space has one; --space is nb101"),
+        (["--space", "darts", "--dataset", "cifar100"], "--dataset: only the nb201 space has one; --space is darts"),
+        (["--space", "darts", "--setting", "cifar100"], "--setting: invalid choice: 'cifar100'"),
+        (["--plot", "/proc/forbidden/search.png"], "--plot: cannot write '/proc/forbidden/search.png'"),
+        (["--plot", "search.xyz"], "--plot: cannot write 'search.xyz': matplotlib writes "),
     ],
 )
 def test_sizes_and_seeds_are_bounded(

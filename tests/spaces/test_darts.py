@@ -10,6 +10,7 @@ from tgnas_jax.spaces.base import SpaceError
 from tgnas_jax.spaces.darts import (
     DERIVABLE_OPS,
     PUBLISHED,
+    SETTINGS,
     DartsSpace,
     Genotype,
     network_size,
@@ -323,7 +324,7 @@ def test_darts_v2_cifar_params_match_darts_exactly() -> None:
     ],
 )
 def test_params_match_papers(name: str, setting: str, published: float) -> None:
-    assert SPACE.num_params(PUBLISHED[name], setting) == pytest.approx(published, rel=0.05)
+    assert DartsSpace(setting=setting).num_params(PUBLISHED[name]) == pytest.approx(published, rel=0.05)
 
 
 @pytest.mark.parametrize(
@@ -332,7 +333,7 @@ def test_params_match_papers(name: str, setting: str, published: float) -> None:
 )
 def test_imagenet_flops_near_papers(name: str, published: float) -> None:
     """Papers count more than convs + classifier (DARTS's 574M is unexplained; convs give ~530M)."""
-    assert SPACE.num_flops(PUBLISHED[name], "imagenet") == pytest.approx(published, rel=0.1)
+    assert DartsSpace(setting="imagenet").num_flops(PUBLISHED[name]) == pytest.approx(published, rel=0.1)
 
 
 def test_sep_conv_cost_by_hand() -> None:
@@ -346,9 +347,20 @@ def test_sep_conv_cost_by_hand() -> None:
     assert macs - SPACE.num_flops(base) == sum(6 * 2 * (9 * c + c * c) * s * s for c, s in stages)
 
 
+def test_the_setting_is_the_network_every_size_counts() -> None:
+    genotype = PUBLISHED["DARTS_V2"]
+    for setting in SETTINGS:
+        space = DartsSpace(setting=setting)
+        assert (space.num_params(genotype), space.num_flops(genotype)) == network_size(genotype, setting)
+    assert SPACE.setting == "cifar10"
+    assert DartsSpace(setting="imagenet").network.startswith("ImageNet mobile network (C=48, 14 cells")
+
+
 def test_unknown_setting() -> None:
     with pytest.raises(ValueError, match="unknown DARTS setting 'cifar100'"):
-        SPACE.num_params(PUBLISHED["DARTS_V2"], "cifar100")
+        DartsSpace(setting="cifar100")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown DARTS setting 'cifar100'"):
+        network_size(PUBLISHED["DARTS_V2"], "cifar100")  # type: ignore[arg-type]
 
 
 def test_residual_encoding_turns_skip_connect_into_edges() -> None:

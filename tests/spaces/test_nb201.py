@@ -12,7 +12,7 @@ import pytest
 
 from tgnas_jax.graph import ArchGraph
 from tgnas_jax.spaces.base import SpaceError
-from tgnas_jax.spaces.nb201 import OPS, NB201Space, graph_hash
+from tgnas_jax.spaces.nb201 import DATASETS, OPS, NB201Space, graph_hash
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 NATS_CSV = "nb201/v-tao_nats-bench-landscape/nats_bench.csv"
@@ -297,3 +297,10 @@ def test_residual_encoding_makes_skip_connect_an_edge() -> None:
     # Elsewhere identical to the pruned graph.
     conv_only = ("nor_conv_3x3", "none", "avg_pool_3x3", "nor_conv_1x1", "none", "none")
     assert space.to_graphs(conv_only) == NB201Space().to_graphs(conv_only)
+
+
+def test_network_names_the_dataset_the_sizes_count() -> None:
+    assert NB201Space().network == "CIFAR-10 network (10 classes, 32x32)"
+    classes, side = DATASETS["imagenet16"]
+    assert NB201Space(num_classes=classes, input_size=side).network == "ImageNet16-120 network (120 classes, 16x16)"
+    assert NB201Space(num_classes=7).network == "NB201 network (7 classes, 32x32)"

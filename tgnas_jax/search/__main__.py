@@ -1,8 +1,7 @@
-"""``python -m tgnas_jax.search``: search a space with the predictor and report what was found.
+"""``python -m tgnas_jax.search``: the command line of :func:`tgnas_jax.search.search`.
 
-Defaults to a hybrid NB201 search with the shipped predictor. Prints the architecture, its
-predicted score, size and search time and, where the benchmark table is reachable (``--data-dir``
-or ``$TGNAS_DATA_DIR``), its true accuracies; ``--json`` writes all of it.
+Everything it checks is checked before the predictor is loaded or the search runs, so a bad
+option or an unwritable output costs no search; ``DESCRIPTION`` is its plain-text help.
 """
 
 from __future__ import annotations
@@ -10,22 +9,32 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 from tgnas_jax import strictjson
+from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, unwritable
 from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError, cache_dir
 from tgnas_jax.predictor import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
-from tgnas_jax.search.encoding import DARTS_SETTING
 from tgnas_jax.search.limits import MAX_GENERATIONS, MAX_POPULATION, MAX_QUERIES, search_cost
 from tgnas_jax.search.truth import check_table, has_truth, true_accuracies
-from tgnas_jax.spaces import SPACES, SearchSpace, get_space
+from tgnas_jax.spaces import SPACES, DartsSpace, NB201Space, SearchSpace, get_space
+from tgnas_jax.spaces.darts import SETTINGS
+from tgnas_jax.spaces.nb201 import DATASETS
 
+DESCRIPTION = """\
+Search a space (NAS-Bench-201, NAS-Bench-101 or DARTS) with the predictor and report the
+architecture found: its predicted score, its size, the search time and, where the benchmark
+table is reachable (--data-dir or $TGNAS_DATA_DIR), its true accuracies. Progress goes to
+stderr, the report to stdout."""
+EPILOG = """\
+example:
+  python -m tgnas_jax.search --space darts --setting cifar10 --max-params 3.3e6 --json darts.json --plot darts.png"""
 MAX_SEED = 2**32
 
 
@@ -63,40 +72,66 @@ def _size(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tgnas_jax.search", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--space", choices=sorted(SPACES), default="nb201", help="search space (default: nb201)")
-    parser.add_argument("--method", choices=METHODS, default="hybrid", help="search method (default: hybrid)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tgnas_jax.search", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
+    )
+    parser.add_argument("--space", choices=sorted(SPACES), default="nb201", help="search space")
+    parser.add_argument(
+        "--setting",
+        choices=list(SETTINGS),
+        default=None,
+        help="darts only: the network sizes count, budgets bound and the size prior reads (default: cifar10)",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default=None,
+        help="nb201 only: the dataset whose network (classifier head, image size) sizes count (default: cifar10)",
+    )
+    parser.add_argument("--method", choices=METHODS, default="hybrid", help="search method")
     parser.add_argument("--seed", type=_seed, default=0, help="PRNG seed of the evolutionary searches, 0 to 2**32-1")
     parser.add_argument(
-        "--population",
-        type=_at_least(MIN_POPULATION),
-        default=DEFAULT_POPULATION,
-        help=f"evolution population (default: {DEFAULT_POPULATION})",
+        "--population", type=_at_least(MIN_POPULATION), default=DEFAULT_POPULATION, help="evolution population"
     )
-    parser.add_argument(
-        "--generations",
-        type=_at_least(1),
-        default=DEFAULT_GENERATIONS,
-        help=f"evolution generations (default: {DEFAULT_GENERATIONS})",
-    )
+    parser.add_argument("--generations", type=_at_least(1), default=DEFAULT_GENERATIONS, help="evolution generations")
     parser.add_argument("--predictor", type=Path, default=None, help="predictor checkpoint (default: the shipped one)")
     parser.add_argument("--data-dir", type=Path, default=None, help="benchmark data (default: $TGNAS_DATA_DIR)")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON")
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON (default: no file)"
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="also plot the score of each generation / round, per method (needs matplotlib; default: no plot)",
+    )
     parser.add_argument(
         "--max-params",
         type=_size,
         default=None,
         metavar="N",
-        help=f"parameter budget (a count; DARTS: the {DARTS_SETTING} network)",
+        help="parameter budget, a count, of the network --setting / --dataset names (default: none)",
     )
     parser.add_argument(
         "--max-flops",
         type=_size,
         default=None,
         metavar="N",
-        help=f"FLOP (multiply-add) budget (a count; DARTS: the {DARTS_SETTING} network)",
+        help="FLOP (multiply-add) budget, a count, of that network (default: none)",
     )
+    add_verbosity(parser)
     return parser
+
+
+def make_space(args: argparse.Namespace) -> SearchSpace[Any]:
+    """The space ``--space`` names, measuring the network ``--setting`` (DARTS) or ``--dataset`` (NB201) names."""
+    if args.space == "darts":
+        return DartsSpace(setting=args.setting or "cifar10")
+    if args.space == "nb201":
+        classes, side = DATASETS[args.dataset or "cifar10"]
+        return NB201Space(num_classes=classes, input_size=side)
+    return get_space(args.space)
 
 
 def enable_compilation_cache() -> None:
@@ -111,7 +146,7 @@ def _millions(count: int | None) -> str:
 
 def report(result: SearchResult, space: SearchSpace[Any], truth: dict[str, dict[str, float]] | None) -> str:
     """The human-readable summary printed to stdout."""
-    size_note = f" ({DARTS_SETTING} network)" if space.name == "darts" else ""
+    size_note = f"  ({space.network})" if space.network else ""
     parts = ", ".join(f"{name} {part.score:.4f}" for name, part in result.parts.items())
     lines = [
         f"space           {result.space} ({result.method})",
@@ -129,31 +164,12 @@ def report(result: SearchResult, space: SearchSpace[Any], truth: dict[str, dict[
     return "\n".join(lines)
 
 
-def unwritable(path: Path) -> str | None:
-    """Why the JSON cannot be written to ``path``, or ``None``: checked first, so a search is not lost to it."""
-    try:
-        if path.is_dir():
-            return "it is a directory"
-        folder = path.parent
-        while not folder.exists():  # folders --json will create
-            folder = folder.parent
-        if not folder.is_dir():
-            return f"{str(folder)!r} is not a directory"
-        if path.exists() and not os.access(path, os.W_OK):
-            return "it is not writable"
-        if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
-            return f"folder {str(folder)!r} is not writable"
-        # Permissions do not tell everything (root, read-only or virtual file systems): try a
-        # file in the nearest existing folder, and leave nothing behind.
-        with tempfile.NamedTemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        return err.strerror or str(err)
-    return None
-
-
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Bounds that need several arguments, and the output path; a failure is ``parser.error`` (exit 2)."""
+    """Bounds that need several arguments, and the output paths; a failure is ``parser.error`` (exit 2)."""
+    for option, space in (("--setting", "darts"), ("--dataset", "nb201")):
+        value = getattr(args, option[2:])
+        if value is not None and args.space != space:
+            parser.error(f"argument {option}: only the {space} space has one; --space is {args.space}")
     limits = (
         ("--population", args.population, MAX_POPULATION),
         ("--generations", args.generations, MAX_GENERATIONS),
@@ -163,31 +179,63 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         if value > most:
             cost = search_cost(args.space, args.population, args.generations)
             parser.error(f"argument {name}: must be at most {most:,}, got {value:,}; that search would need {cost}")
-    if args.json is not None:
-        reason = unwritable(args.json)
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        reason = None if path is None else unwritable(path)
         if reason is not None:
-            parser.error(f"argument --json: cannot write {str(args.json)!r}: {reason}")
+            parser.error(f"argument {option}: cannot write {str(path)!r}: {reason}")
+    if args.plot is not None:
+        try:
+            from matplotlib.backend_bases import FigureCanvasBase
+        except ImportError:
+            parser.error("argument --plot: needs matplotlib (pip install 'tgnas-jax[plots]')")
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if args.plot.suffix[1:].lower() not in formats:
+            parser.error(
+                f"argument --plot: cannot write {str(args.plot)!r}: matplotlib writes {', '.join(sorted(formats))}"
+                ", named by the file's suffix"
+            )
 
 
-def _progress(line: str) -> None:
-    """One write per line: the hybrid's two searches report from two threads."""
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+def plot_history(result: SearchResult, path: Path) -> None:
+    """The score of each generation (evolution: the best so far; pruning: the supernet's, per round), per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    for name, part in (result.parts or {result.method: result}).items():
+        history = np.asarray(part.history, np.float64)
+        # Non-finite scores (a broken cell, a supernet over the budget) are left as gaps.
+        scores = np.where(np.isfinite(history), history, np.nan)
+        ax.plot(scores, marker=".", label=f"{name} (final {part.score:.4f})")
+    ax.set(
+        title=f"{result.space} search ({result.method})",
+        xlabel="generation (evolution) / round (pruning)",
+        ylabel="predicted score",
+    )
+    ax.legend()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)
-    space = get_space(args.space)
+    configure_logging(args)
+    space = make_space(args)
+    LOGGER.debug("predictor: %s", args.predictor or "the shipped one")
     try:
         predictor = load_predictor(args.predictor)
         # A data directory that was asked for must be readable: found before the search, not after it.
         if has_truth(space) and (args.data_dir is not None or os.environ.get(DATA_DIR_ENV)):
             check_table(space, args.data_dir)
     except (CheckpointError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        LOGGER.error("error: %s", err)
         return 1
+    if space.network:
+        LOGGER.debug("sizes and budgets count the %s", space.network)
     try:
         result = search(
             space,
@@ -198,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             generations=args.generations,
             max_params=args.max_params,
             max_flops=args.max_flops,
-            progress=_progress,
+            progress=LOGGER.info,
         )
     except ValueError as err:
         parser.error(str(err))
@@ -207,24 +255,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             truth = true_accuracies(space, result.arch, args.data_dir)
         except DataError as err:
-            print(f"(no true accuracies: {err})", file=sys.stderr)
+            LOGGER.warning("(no true accuracies: %s)", err)
     print(report(result, space, truth))
-    if args.json is not None:
-        payload = {
-            **result.to_dict(),
-            "seed": args.seed,
-            "population": args.population,
-            "generations": args.generations,
-            "max_params": args.max_params,
-            "max_flops": args.max_flops,
-            "true_accuracy": truth,
-        }
+    payload = {
+        **result.to_dict(),
+        "network": space.network,
+        "seed": args.seed,
+        "population": args.population,
+        "generations": args.generations,
+        "max_params": args.max_params,
+        "max_flops": args.max_flops,
+        "true_accuracy": truth,
+    }
+    outputs = (
+        (args.json, lambda path: path.write_text(strictjson.dumps(payload, indent=2) + "\n")),
+        (args.plot, lambda path: plot_history(result, path)),
+    )
+    for path, write in outputs:
+        if path is None:
+            continue
         try:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(strictjson.dumps(payload, indent=2) + "\n")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
         except OSError as err:
-            print(f"error: could not write {str(args.json)!r}: {err.strerror or err}", file=sys.stderr)
+            LOGGER.error("error: could not write %r: %s", str(path), err.strerror or err)
             return 1
+        LOGGER.info("wrote %s", path)
     return 0
 
 

@@ -45,9 +45,10 @@ class SearchResult:
     """The architecture a search found and what it cost.
 
     ``score`` is the predictor's score (as ``Predictor.score(archs, space)`` gives it);
-    ``params`` / ``flops`` are the space's own counts (DARTS: the ImageNet mobile network, as
-    paper Table 5; ``None`` where the space defines none); ``evaluations`` counts predictor
-    queries (architectures and supernets). A hybrid keeps its two runs in ``parts``.
+    ``params`` / ``flops`` are ``space.num_params`` / ``space.num_flops`` of ``arch``: the network
+    ``space.network`` names (DARTS: its ``setting``; NB201: its dataset's), ``None`` where the space
+    defines none; ``evaluations`` counts predictor queries (architectures and supernets). A hybrid
+    keeps its two runs in ``parts``.
     """
 
     space: str

@@ -12,8 +12,10 @@ architecture objects on the host, so the jitted search and ``space.to_graphs`` s
 * NB101: 21 edge bits of the upper-triangular adjacency and the op of each of the 5 inner nodes.
 
 Parameter / FLOP counts are additive over slots for NB201 and DARTS (a constant plus one term
-per slot and op), so budgets are checked inside jit from a table measured once on the host; the
-same kind of table gives the FLOPs the predictor's model-size prior reads (``Predictor.cost_blend``).
+per slot and op), so budgets are checked inside jit from a table measured once on the host. The
+tables count the network the space instance measures (``space.num_params`` / ``num_flops``: NB201's
+dataset, DARTS's ``setting``), and the FLOP table is also what the predictor's model-size prior
+reads (``Predictor.cost_blend``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tgnas_jax.spaces.darts import (
     NUM_INPUTS,
     DartsSpace,
     Genotype,
+    SettingName,
     network_size,
 )
 from tgnas_jax.spaces.darts import OPS as DARTS_OPS
@@ -56,10 +59,10 @@ class Encoding(abc.ABC, Generic[Arch]):
 
     Subclasses set ``space``, ``template`` (shared by all ``num_cells`` cell types),
     ``cardinality``, ``supernet_ops`` (the ops each supernet slot starts with), ``cost_tables``
-    (``metric -> (constant, table[C, S, len(space.ops)])``, the sizes budgets bound) and
-    ``prior_table`` (the same for ``space.num_flops`` as called without options, which the
-    predictor's size prior reads; ``None`` where the space counts no FLOPs), and implement the
-    methods below.
+    (``metric -> (constant, table[C, S, len(space.ops)])``, the sizes budgets bound, as
+    ``space.num_params`` / ``space.num_flops`` count them) and ``prior_table`` (the FLOP table,
+    which the predictor's size prior reads; ``None`` where the space counts no FLOPs), and
+    implement the methods below.
     """
 
     space: SearchSpace[Arch]
@@ -97,9 +100,9 @@ class Encoding(abc.ABC, Generic[Arch]):
     def from_arch(self, arch: Arch) -> np.ndarray:
         """The choices of ``arch``; ``ValueError`` when the encoding cannot express it."""
 
-    @abc.abstractmethod
     def sizes(self, arch: Arch) -> dict[str, int]:
         """``{"params": ..., "flops": ...}`` of ``arch`` as budgets count them (empty where undefined)."""
+        return {"params": int(self.space.num_params(arch)), "flops": int(self.space.num_flops(arch))}
 
     # ----------------------------------------------------------------- hooks
     def wiring(self, choices: jax.Array) -> jax.Array | None:
@@ -276,9 +279,6 @@ class NB201Encoding(Encoding[NB201Arch]):
     def from_arch(self, arch: NB201Arch) -> np.ndarray:
         return np.array([self.space.ops.index(op) for op in arch], np.int32)
 
-    def sizes(self, arch: NB201Arch) -> dict[str, int]:
-        return {"params": int(self.space.num_params(arch)), "flops": int(self.space.num_flops(arch))}
-
 
 # ---------------------------------------------------------------------------------- DARTS
 
@@ -286,10 +286,6 @@ class NB201Encoding(Encoding[NB201Arch]):
 DARTS_EDGES = tuple((source, node) for node in INTERMEDIATE for source in range(node))
 #: Each node's unordered input pairs, in ``itertools.combinations`` order.
 DARTS_PAIRS = {node: tuple(itertools.combinations(range(node), EDGES_PER_NODE)) for node in INTERMEDIATE}
-#: The setting budgets and reported sizes refer to: ImageNet mobile (C=48, 14 cells), as paper Table 5.
-DARTS_SETTING = "imagenet"
-#: The setting of ``DartsSpace.num_flops`` without options.
-PRIOR_SETTING = "cifar10"
 _GENES_PER_NODE = 1 + EDGES_PER_NODE
 
 
@@ -312,8 +308,8 @@ def _darts_slot(source: int, node: int) -> int:
 
 
 @functools.cache
-def _darts_tables(setting: str) -> dict[str, tuple[int, np.ndarray]]:
-    """Additive DARTS size tables: a genotype of ``none`` edges, then one edge at a time."""
+def _darts_tables(setting: SettingName) -> dict[str, tuple[int, np.ndarray]]:
+    """Additive size tables of the ``setting``'s network: a genotype of ``none`` edges, then one edge at a time."""
     base_cell = tuple(edge for _ in INTERMEDIATE for edge in ((NONE, 0), (NONE, 1)))
 
     def genotype_with(cell: int, slot: int, op: str) -> Genotype:
@@ -351,9 +347,8 @@ class DartsEncoding(Encoding[Genotype]):
         per_cell = [n for node in INTERMEDIATE for n in (len(DARTS_PAIRS[node]), *[len(DERIVABLE_OPS)] * 2)]
         self.cardinality = np.array(per_cell * self.num_cells, np.int32)
         self.supernet_ops = DERIVABLE_OPS
-        self.cost_tables = _darts_tables(DARTS_SETTING)
-        # DartsSpace.num_flops counts the CIFAR network by default, and that is what the prior was fitted on.
-        self.prior_table = _darts_tables(PRIOR_SETTING)["flops"]
+        self.cost_tables = _darts_tables(space.setting)
+        self.prior_table = self.cost_tables["flops"]
         pairs = np.zeros((len(INTERMEDIATE), max(len(p) for p in DARTS_PAIRS.values()), 2), np.int32)
         for i, node in enumerate(INTERMEDIATE):
             pairs[i, : len(DARTS_PAIRS[node])] = [
@@ -395,9 +390,6 @@ class DartsEncoding(Encoding[Genotype]):
                 genes.append(DARTS_PAIRS[node].index((pair[0][1], pair[1][1])))
                 genes.extend(DERIVABLE_OPS.index(op) for op, _ in pair)
         return np.array(genes, np.int32)
-
-    def sizes(self, arch: Genotype) -> dict[str, int]:
-        return dict(zip(METRICS, network_size(arch, DARTS_SETTING), strict=True))
 
     def min_cost(self, alive: jax.Array, table: jax.Array) -> jax.Array:
         """Each node keeps its two cheapest edges, each at its cheapest remaining op."""

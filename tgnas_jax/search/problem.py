@@ -56,18 +56,19 @@ def check_limits(encoding: Encoding[Any], limits: Limits) -> None:
         return
     alive = jnp.asarray(encoding.initial_alive())
     bounds = limits.array()
+    network = f" on the {encoding.space.network}" if encoding.space.network else ""
     for m, (metric, table) in enumerate(zip(METRICS, encoding.supernet_tables(), strict=True)):
         smallest = int(encoding.constants()[m]) + int(encoding.min_cost(alive, jnp.asarray(table, jnp.int32)))
         if smallest > bounds[m]:
             raise ValueError(
                 f"max_{metric}={bounds[m]:,} is below every {encoding.space.name} architecture: "
-                f"the smallest achievable is {smallest:,}"
+                f"the smallest achievable is {smallest:,}{network}"
             )
     cheapest = np.asarray(encoding.cost(jnp.asarray(encoding.cheapest())))
     if (cheapest > bounds).any():
         raise ValueError(
             f"no {encoding.space.name} architecture meets max_params and max_flops together: the "
-            f"smallest has {cheapest[0]:,} parameters and {cheapest[1]:,} FLOPs"
+            f"smallest has {cheapest[0]:,} parameters and {cheapest[1]:,} FLOPs{network}"
         )
 
 

@@ -65,6 +65,11 @@ class SearchSpace(abc.ABC, Generic[Arch]):
         """Every architecture of a finite space; infinite or huge spaces raise."""
         raise NotImplementedError(f"the {self.name} space is too large to enumerate")
 
+    @property
+    def network(self) -> str | None:
+        """How reports name the network :meth:`num_params` and :meth:`num_flops` measure; ``None``: no network."""
+        return None
+
     def num_params(self, arch: Arch) -> float:
         """Trainable parameters of the space's standard network, where defined."""
         raise NotImplementedError(f"the {self.name} space defines no parameter count")

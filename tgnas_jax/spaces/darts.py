@@ -285,9 +285,15 @@ class Setting:
     imagenet_stem: bool
 
 
-SETTINGS = {
+SettingName = Literal["cifar10", "imagenet"]
+SETTINGS: dict[SettingName, Setting] = {
     "cifar10": Setting(channels=36, layers=20, classes=10, image=32, imagenet_stem=False),
     "imagenet": Setting(channels=48, layers=14, classes=1000, image=224, imagenet_stem=True),
+}
+#: How reports name each setting's network.
+NETWORKS: dict[SettingName, str] = {
+    "cifar10": "CIFAR-10 network (C=36, 20 cells, 32x32)",
+    "imagenet": "ImageNet mobile network (C=48, 14 cells, 224x224)",
 }
 
 
@@ -403,7 +409,7 @@ def _stem(tally: _Tally, setting: Setting) -> tuple[tuple[int, int], tuple[int, 
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def network_size(genotype: Genotype, setting: str = "cifar10") -> tuple[int, int]:
+def network_size(genotype: Genotype, setting: SettingName = "cifar10") -> tuple[int, int]:
     """``(parameters, multiply-adds)`` of DARTS's evaluation network for ``genotype``.
 
     Parameters are counted as DARTS's ``utils.count_parameters_in_MB`` does (times 1e6, no
@@ -444,15 +450,26 @@ class DartsSpace(SearchSpace[Genotype]):
     ``encoding="pruned"`` makes every non-``none`` edge an op node (:func:`cell_graph`);
     ``"residual"`` then turns every ``skip_connect`` into plain edges, the form NB101 (the
     training space) gives a residual (:func:`tgnas_jax.graph.contract`).
+    ``setting`` is the network the user trains, which :meth:`num_params` and :meth:`num_flops`
+    measure, so a search's budgets and reported sizes and the size prior: ``"cifar10"``
+    (``NetworkCIFAR``, the paper's DARTS CIFAR-10 network) or ``"imagenet"`` (``NetworkImageNet``,
+    the mobile setting of paper Table 5).
     """
 
     name = "darts"
     ops = OPS
 
-    def __init__(self, encoding: Encoding = "pruned") -> None:
+    def __init__(self, encoding: Encoding = "pruned", setting: SettingName = "cifar10") -> None:
         if encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+        if setting not in SETTINGS:
+            raise ValueError(f"unknown DARTS setting {setting!r}; settings are {list(SETTINGS)}")
         self.encoding = encoding
+        self.setting = setting
+
+    @property
+    def network(self) -> str:
+        return NETWORKS[self.setting]
 
     def parse(self, text: str) -> Genotype:
         return parse_genotype(text)
@@ -489,15 +506,13 @@ class DartsSpace(SearchSpace[Genotype]):
         edges[k] = edge
         return replace(arch, **{field: tuple(edges)})
 
-    def num_params(self, arch: Genotype, setting: str = "cifar10") -> int:
-        """Parameters of DARTS's ``NetworkCIFAR`` (C=36, 20 cells) or ``NetworkImageNet``
-        (C=48, 14 cells), without auxiliary head; see :func:`network_size`."""
-        return network_size(self.check(arch), setting)[0]
+    def num_params(self, arch: Genotype) -> int:
+        """Parameters of the ``setting``'s network, without auxiliary head; see :func:`network_size`."""
+        return network_size(self.check(arch), self.setting)[0]
 
-    def num_flops(self, arch: Genotype, setting: str = "cifar10") -> int:
-        """Conv + classifier multiply-adds for one 32x32 (``cifar10``) or 224x224 (``imagenet``)
-        image; see :func:`network_size`."""
-        return network_size(self.check(arch), setting)[1]
+    def num_flops(self, arch: Genotype) -> int:
+        """Conv + classifier multiply-adds of the ``setting``'s network for one image; see :func:`network_size`."""
+        return network_size(self.check(arch), self.setting)[1]
 
 
 def _sample_cell(rng: np.random.Generator) -> tuple[Edge, ...]:

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from tgnas_jax._text import quote
+from tgnas_jax.data import NB201_DATASETS
 from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, contract, prune, wl_hash
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
@@ -33,6 +34,9 @@ _CONV_KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 _STEM_IN_CHANNELS = 3
 _STAGE_CHANNELS = (16, 32, 64)
 _CELLS_PER_STAGE = 5
+
+#: ``(num_classes, input_size)`` of the network NB201 trains on each of its datasets.
+DATASETS = {"cifar10": (10, 32), "cifar100": (100, 32), "imagenet16": (120, 16)}
 
 Encoding = Literal["paper", "pruned", "residual"]
 ENCODINGS: tuple[Encoding, ...] = ("paper", "pruned", "residual")
@@ -122,6 +126,14 @@ class NB201Space(SearchSpace[NB201Arch]):
         self.encoding = encoding
         self.num_classes = num_classes
         self.input_size = input_size
+
+    @property
+    def network(self) -> str:
+        shape = f"{self.num_classes} classes, {self.input_size}x{self.input_size}"
+        for dataset, setting in DATASETS.items():
+            if setting == (self.num_classes, self.input_size):
+                return f"{NB201_DATASETS[dataset]} network ({shape})"
+        return f"NB201 network ({shape})"
 
     def parse(self, text: str) -> NB201Arch:
         if not isinstance(text, str):

@@ -1,0 +1,81 @@
+"""What the command lines share: plain-text help that shows defaults, ``--quiet`` / ``--verbose`` logging,
+and the check that an output path can be written, made before any work is done."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+#: The package's logger: progress lines at INFO, details at DEBUG, all to stderr.
+LOGGER = logging.getLogger("tgnas_jax")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description and epilog as written (their example lines) and shows each option's default.
+
+    An option whose help already says its default, or whose default is ``None`` (its help then
+    says what that means), is left as it is; flags (no value) show none.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS) or action.nargs == 0:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """``-q`` / ``--quiet`` and ``-v`` / ``--verbose``, one or the other."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="show only warnings and errors on stderr")
+    group.add_argument("-v", "--verbose", action="store_true", help="also show details on stderr")
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Send the package's log to the current stderr at the level ``--quiet`` / ``--verbose`` ask for.
+
+    Replaces the handler of a previous call, so ``main()`` can run many times in one process (tests).
+    """
+    for handler in [h for h in LOGGER.handlers if isinstance(h, _StderrHandler)]:
+        LOGGER.removeHandler(handler)
+    handler = _StderrHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    LOGGER.propagate = False  # a root handler someone configured would print every line twice
+
+
+def shows_progress() -> bool:
+    """Whether to draw progress bars: the package's log shows INFO, or nobody set it up (library use keeps its bars)."""
+    return LOGGER.level == logging.NOTSET or LOGGER.isEnabledFor(logging.INFO)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler :func:`configure_logging` installs (a class of its own, so it can find it again)."""
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a file cannot be written to ``path``, or ``None``: checked first, so no work is lost to it."""
+    try:
+        if path.is_dir():
+            return "it is a directory"
+        folder = path.parent
+        while not folder.exists():  # folders the command will create
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"{str(folder)!r} is not a directory"
+        if path.exists() and not os.access(path, os.W_OK):
+            return "it is not writable"
+        if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            return f"folder {str(folder)!r} is not writable"
+        # Permissions do not tell everything (root, read-only or virtual file systems): try a
+        # file in the nearest existing folder, and leave nothing behind.
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
