@@ -1,6 +1,7 @@
 """Shared fixtures: the benchmark data directory, skipped cleanly when it is absent."""
 
-from collections.abc import Callable, Iterator
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import jax
@@ -9,6 +10,7 @@ import pytest
 
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.data import DataError, resolve_data_dir
+from tgnas_jax.embeddings import DIM, MODEL_ID, OperatorEmbeddings
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor
 from tgnas_jax.spaces import SPACES
@@ -55,3 +57,34 @@ def flip_each_byte() -> Callable[[Path, int], Iterator[int]]:
             yield at
 
     return flips
+
+
+class HashEncoder:
+    """A stand-in for MiniLM: deterministic vectors from a hash of each sentence; records what it encoded."""
+
+    model_id = MODEL_ID
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str], *, normalize: bool = False) -> np.ndarray:
+        self.encoded += texts
+        seeds = [int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) for t in texts]
+        return np.array([np.random.default_rng(s).normal(size=DIM) for s in seeds], np.float32)
+
+
+@pytest.fixture
+def hash_embedded(monkeypatch: pytest.MonkeyPatch) -> tuple[Predictor, HashEncoder]:
+    """A tiny predictor over the shipped table's 384-d vectors whose unseen sentences :class:`HashEncoder` embeds.
+
+    Its ``op_vectors`` hold only the cell ends and NB101's operators, like the shipped predictor's.
+    """
+    encoder = HashEncoder()
+    table = OperatorEmbeddings.load(cache_path=None, encoder=encoder)
+    monkeypatch.setattr("tgnas_jax.predictor._operator_table", lambda: table)
+    known = ("input", "output", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
+    vectors = dict(zip(known, table.lookup(known, normalize=False), strict=True))
+    cfg = ModelConfig(hidden=8, layers=1)
+    example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
+    params = (GCN(cfg).init(jax.random.PRNGKey(0), example, np.stack(list(vectors.values())))["params"],)
+    return Predictor(cfg, EmbeddingConfig(), params, vectors, cost_weight=0.5), encoder

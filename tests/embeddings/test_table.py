@@ -28,6 +28,9 @@ from tgnas_jax.embeddings import (
 from tgnas_jax.embeddings.encoder import shared_encoder
 from tgnas_jax.graph import ArchGraph
 
+#: Made-up operators stand for unseen ones; the warning that their sentences are guesses is tested with the grammar.
+pytestmark = pytest.mark.filterwarnings("ignore::tgnas_jax.embeddings.DescriptionFallbackWarning")
+
 
 class FakeEncoder:
     """Deterministic vectors from a hash of the text; records what it was asked to encode."""

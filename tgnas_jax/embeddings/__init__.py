@@ -8,12 +8,16 @@ from tgnas_jax.embeddings.descriptions import (
     KNOWN_OPERATORS,
     LENGTHS,
     Description,
+    DescriptionFallbackWarning,
     DescriptionTruncatedWarning,
     Length,
+    check_overrides,
     derive_description,
     describe,
 )
 from tgnas_jax.embeddings.encoder import MODEL_ID, MiniLMEncoder, MissingWeightsError, l2_normalize, shared_encoder
+from tgnas_jax.embeddings.grammar import ParsedName, parse
+from tgnas_jax.embeddings.options import add_describe_option, parse_describe
 from tgnas_jax.embeddings.table import (
     DIM,
     PCA,
@@ -33,17 +37,23 @@ __all__ = [
     "PCA",
     "SHIPPED_TABLE",
     "Description",
+    "DescriptionFallbackWarning",
     "DescriptionTruncatedWarning",
     "EmbeddingKey",
     "Length",
     "MiniLMEncoder",
     "MissingWeightsError",
     "OperatorEmbeddings",
+    "ParsedName",
     "TextEncoder",
+    "add_describe_option",
+    "check_overrides",
     "derive_description",
     "describe",
     "embed_batch",
     "l2_normalize",
+    "parse",
+    "parse_describe",
     "shared_encoder",
     "user_cache_path",
 ]

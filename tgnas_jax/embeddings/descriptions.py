@@ -12,16 +12,20 @@ same wording so that spaces share vocabulary and a predictor trained on one tran
 * short sentences name the kind and the kernel ("Separable convolution 5x5"), medium ones
   spell the kernel ("3 by 3 kernel") and list the stages, long ones are a full sentence.
 
-A name the table does not know gets a sentence built from its parts by :func:`derive_description`
-(``sep_conv_5x5`` -> "Separable convolution 5x5"), and a caller can override any operator's sentence.
+A name the table does not know gets a sentence built from the parts :mod:`~tgnas_jax.embeddings.grammar`
+reads in it (``sep_conv_5x5`` -> "Separable convolution 5x5"); where that is a guess a warning says
+so. A caller can override any operator's sentence.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, get_args
+
+from tgnas_jax.embeddings.grammar import ParsedName, Stage, Word, parse
 
 Length = Literal["short", "medium", "long"]
 LENGTHS: tuple[Length, ...] = get_args(Length)
@@ -256,241 +260,124 @@ def _canonical(name: str) -> str:
 _CANONICAL = {_canonical(name): triple for name, triple in _TABLE.items()}
 
 
-# --- the rule-based parser for unknown names -------------------------------------------------
+# --- sentences for names the table does not know -------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Word:
-    """One name part's phrase at each length; ``kind`` words take kernel / dilation / expansion."""
-
-    role: Literal["kind", "modifier", "stage"]
-    short: str
-    medium: str
-    long: str
-
-    def at(self, length: Length) -> str:
-        return getattr(self, length)
-
-
-def _kind(short: str, long: str) -> _Word:
-    return _Word("kind", short, short, long)
-
-
-def _mod(short: str, long: str | None = None) -> _Word:
-    return _Word("modifier", short, short, long or short)
-
-
-def _stage(short: str, medium: str, long: str) -> _Word:
-    return _Word("stage", short, medium, long)
-
-
-_CONV = _kind("convolution", "two-dimensional convolutional operator")
-_POOL = _kind("pooling", "pooling operator")
-_MBCONV = _kind("inverted residual block", "mobile inverted residual bottleneck block")
-_SE = _kind("squeeze-and-excitation block", "squeeze-and-excitation block")
-_SKIP = _kind("residual connection", "residual connection operator")
-_NONE = _kind("none", "none operator")
-_FC = _kind("fully connected layer", "fully connected layer")
-_BN = _stage("batch norm", "Batchnorm", "batch normalization layer")
-_LN = _stage("layer norm", "Layer norm", "layer normalization layer")
-_RELU = _stage("ReLU", "ReLU", "rectified linear layer")
-_WORDS: dict[str, _Word] = {
-    "conv": _CONV,
-    "convolution": _CONV,
-    "deconv": _kind("transposed convolution", "two-dimensional transposed convolutional operator"),
-    "pool": _POOL,
-    "pooling": _POOL,
-    "maxpool": _kind("max pooling", "max pooling operator"),
-    "avgpool": _kind("average pooling", "average pooling operator"),
-    "mbconv": _MBCONV,
-    "mb": _MBCONV,
-    "ir": _MBCONV,
-    "se": _SE,
-    "skip": _SKIP,
-    "identity": _kind("identity", "identity operator"),
-    "none": _NONE,
-    "zero": _NONE,
-    "input": _kind("input", "input operator"),
-    "output": _kind("output", "output operator"),
-    "fc": _FC,
-    "linear": _FC,
-    "dense": _FC,
-    "attention": _kind("self-attention", "self-attention operator"),
-    "attn": _kind("self-attention", "self-attention operator"),
-    "upsample": _kind("upsampling", "upsampling operator"),
-    "sep": _mod("separable", "depthwise separable"),
-    "separable": _mod("separable", "depthwise separable"),
-    "dw": _mod("depthwise"),
-    "depthwise": _mod("depthwise"),
-    "dil": _mod("dilated"),
-    "dilated": _mod("dilated"),
-    "group": _mod("grouped"),
-    "grouped": _mod("grouped"),
-    "max": _mod("max"),
-    "avg": _mod("average"),
-    "average": _mod("average"),
-    "mean": _mod("average"),
-    "global": _mod("global"),
-    "transposed": _mod("transposed"),
-    "bn": _BN,
-    "batchnorm": _BN,
-    "ln": _LN,
-    "layernorm": _LN,
-    "relu": _RELU,
-    "relu6": _stage("ReLU6", "ReLU6", "rectified linear layer capped at 6"),
-    "leakyrelu": _stage("leaky ReLU", "leaky ReLU", "leaky rectified linear layer"),
-    "gelu": _stage("GELU", "GELU", "Gaussian error linear unit"),
-    "swish": _stage("swish", "swish", "swish activation"),
-    "silu": _stage("swish", "swish", "swish activation"),
-    "hswish": _stage("hard swish", "hard swish", "hard swish activation"),
-    "sigmoid": _stage("sigmoid", "sigmoid", "sigmoid activation"),
-    "hsigmoid": _stage("hard sigmoid", "hard sigmoid", "hard sigmoid activation"),
-    "tanh": _stage("tanh", "tanh", "hyperbolic tangent activation"),
-    "elu": _stage("ELU", "ELU", "exponential linear unit"),
-    "dropout": _stage("dropout", "dropout", "dropout layer"),
+#: Each concept of the grammar at the three lengths; a modifier or unknown word naming a kind adds "operator" (long).
+_PHRASES: dict[str, tuple[str, str, str]] = {
+    "conv": ("convolution", "convolution", "two-dimensional convolutional operator"),
+    "pool": ("pooling", "pooling", "pooling operator"),
+    "mbconv": ("inverted residual block", "inverted residual block", "mobile inverted residual bottleneck block"),
+    "se": ("squeeze-and-excitation block",) * 3,
+    "skip": ("residual connection", "residual connection", "residual connection operator"),
+    "none": ("none", "none", "none operator"),
+    "input": ("input", "input", "input operator"),
+    "output": ("output", "output", "output operator"),
+    "fc": ("fully connected layer",) * 3,
+    "attention": ("attention", "attention", "attention operator"),
+    "upsample": ("upsampling", "upsampling", "upsampling operator"),
+    "cell": ("cell", "cell", "recurrent cell"),
+    "operator": ("operator",) * 3,
+    "separable": ("separable", "separable", "depthwise separable"),
+    "depthwise": ("depthwise",) * 3,
+    "pointwise": ("pointwise",) * 3,
+    "dilated": ("dilated",) * 3,
+    "grouped": ("grouped",) * 3,
+    "strided": ("strided",) * 3,
+    "transposed": ("transposed",) * 3,
+    "fused": ("fused",) * 3,
+    "max": ("max",) * 3,
+    "average": ("average",) * 3,
+    "global": ("global",) * 3,
+    "self": ("self-",) * 3,  # joined to the next word: self-attention
+    "multihead": ("multi-head",) * 3,
+    "lstm": ("LSTM",) * 3,
+    "gru": ("GRU",) * 3,
+    "rnn": ("RNN",) * 3,
+    "bn": ("batch norm", "Batchnorm", "batch normalization layer"),
+    "ln": ("layer norm", "Layer norm", "layer normalization layer"),
+    "gn": ("group norm", "Group norm", "group normalization layer"),
+    "relu": ("ReLU", "ReLU", "rectified linear layer"),
+    "relu6": ("ReLU6", "ReLU6", "rectified linear layer capped at 6"),
+    "leakyrelu": ("leaky ReLU", "leaky ReLU", "leaky rectified linear layer"),
+    "gelu": ("GELU", "GELU", "Gaussian error linear unit"),
+    "swish": ("swish", "swish", "swish activation"),
+    "hswish": ("hard swish", "hard swish", "hard swish activation"),
+    "sigmoid": ("sigmoid", "sigmoid", "sigmoid activation"),
+    "hsigmoid": ("hard sigmoid", "hard sigmoid", "hard sigmoid activation"),
+    "tanh": ("tanh", "tanh", "hyperbolic tangent activation"),
+    "elu": ("ELU", "ELU", "exponential linear unit"),
+    "dropout": ("dropout", "dropout", "dropout layer"),
 }
-#: Consecutive parts read as one word (``batch_norm``, ``hard-swish``).
-_PAIRS = {
-    ("batch", "norm"): "batchnorm",
-    ("layer", "norm"): "layernorm",
-    ("hard", "swish"): "hswish",
-    ("h", "swish"): "hswish",
-    ("hard", "sigmoid"): "hsigmoid",
-    ("h", "sigmoid"): "hsigmoid",
-    ("leaky", "relu"): "leakyrelu",
-    ("squeeze", "excitation"): "se",
-    ("max", "pool"): "maxpool",
-    ("avg", "pool"): "avgpool",
-}
-#: Parts that add nothing to a sentence (NB201's ``nor`` = normal, ``skip_connect``'s ``connect``).
-_FILLER = {"nor", "normal", "op", "layer", "block", "connect", "connection", "and", "unit", "excite", "std"}
-#: Letters that read a number glued to them: ``k5``, ``k3x3``, ``e6``, ``mb6``, ``d2``.
-_PREFIXES = {"k", "kernel", "e", "expand", "expansion", "mb", "d", "dil", "dilation"}
-_ATTRIBUTES = (
-    ("kernel", re.compile(r"(?:k|kernel)?(\d+)(?:x(\d+))?")),
-    ("expansion", re.compile(r"(?:e|expand|expansion)(\d+)")),
-    ("dilation", re.compile(r"(?:d|dil|dilation)(\d+)")),
-)
+_DILATED = Word("dilated", "modifier")
+_DIMENSIONS = {1: ("1D", "one-dimensional"), 3: ("3D", "three-dimensional")}
+#: Upper-case initials read with a leading vowel sound ("an LSTM", "an RNN", "an FFN").
+_VOWEL_INITIALS = "AEFHILMNORSX"
 
 
-@dataclass
-class _Part:
-    """One stage of a derived sentence: a kind with its modifiers and attributes, or a lone stage."""
-
-    word: _Word
-    modifiers: list[_Word] = field(default_factory=list)
-    kernel: tuple[int, int] | None = None
-    dilation: int | None = None
-    expansion: int | None = None
-
-    def take(self, other: _Part) -> None:
-        """Adopt the attributes ``other`` holds and this part lacks."""
-        self.kernel = self.kernel or other.kernel
-        self.dilation = self.dilation or other.dilation
-        self.expansion = self.expansion or other.expansion
-
-    def render(self, length: Length) -> str:
-        modifiers = list(self.modifiers)
-        if self.dilation and _WORDS["dilated"] not in modifiers:
-            modifiers.insert(0, _WORDS["dilated"])
-        head = " ".join([m.at(length) for m in modifiers] + [self.word.at(length)])
-        if length == "long":
-            clauses = [
-                f"a kernel size of {self.kernel[0]} by {self.kernel[1]}" if self.kernel else "",
-                f"a dilation rate of {self.dilation}" if self.dilation else "",
-                f"an expansion ratio of {self.expansion}" if self.expansion else "",
-            ]
-            clauses = [c for c in clauses if c]
-            article = "an" if head[0].lower() in "aeiou" else "a"
-            return f"{article} {head}" + (" with " + " and ".join(clauses) if clauses else "")
-        if self.kernel:
-            a, b = self.kernel
-            head += f" {a}x{b}" if length == "short" else f" {a} by {b} kernel"
-        if self.dilation:
-            head += f", dilation {self.dilation}"
-        if self.expansion:
-            head += f", expansion {self.expansion}"
-        return head
+class DescriptionFallbackWarning(UserWarning):
+    """An operator's sentence is a guess: its name has words or numbers the grammar cannot read."""
 
 
-def _tokens(name: str) -> list[str]:
-    """Lower-case name parts: separators split, ``conv3x3`` -> conv, 3x3; ``k5``, ``relu6`` stay whole."""
-    pieces: list[str] = []
-    for chunk in re.split(r"[-_\s]+", name.lower()):
-        found = re.findall(r"\d+x\d+|[a-z]+|\d+", chunk)
-        i = 0
-        while i < len(found):
-            word, nxt = found[i], found[i + 1] if i + 1 < len(found) else ""
-            glued = word + nxt
-            if word.isalpha() and nxt[:1].isdigit() and (glued in _WORDS or word in _PREFIXES or word not in _WORDS):
-                pieces.append(glued)  # unknown words keep their number too: resnet50
-                i += 2
-            else:
-                pieces.append(word)
-                i += 1
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and (merged[-1], piece) in _PAIRS:
-            merged[-1] = _PAIRS[(merged[-1], piece)]
-        else:
-            merged.append(piece)
-    return merged
+def _say(word: Word, length: Length, names_kind: bool) -> str:
+    text = word.text if word.role is None else _PHRASES[word.text][LENGTHS.index(length)]
+    if names_kind and length == "long" and word.role in (None, "modifier"):
+        text += " operator"
+    return text
 
 
-def _attribute(token: str) -> tuple[str, int | tuple[int, int]] | None:
-    for name, pattern in _ATTRIBUTES:
-        if match := pattern.fullmatch(token):
-            if name == "kernel":
-                size = int(match[1])
-                return name, (size, int(match[2] or size))
-            return name, int(match[1])
-    return None
+def _head(stage: Stage, length: Length) -> str:
+    modifiers = list(stage.modifiers)
+    if stage.dilation and _DILATED not in modifiers and stage.kind != _DILATED:
+        modifiers.insert(0, _DILATED)
+    words = [_say(m, length, False) for m in modifiers] + [_say(stage.kind, length, True)]
+    if stage.dims in _DIMENSIONS:  # 2-D goes unsaid but in the long convolution, which says it itself
+        words[-1] = words[-1].removeprefix("two-dimensional ")
+        words.insert(0, _DIMENSIONS[stage.dims][length == "long"])
+    return "".join(w if w.endswith("-") else w + " " for w in words).rstrip()
 
 
-def _parse(name: str) -> list[_Part]:
-    """Name parts grouped into stages; modifiers and unknown words qualify the kind that follows.
+def _article(head: str) -> str:
+    first = head.split()[0]
+    if first.isupper() and len(first) > 1:
+        return "an" if first[0] in _VOWEL_INITIALS else "a"
+    return "an" if head[0].lower() in "aeiou" and not head.startswith("one") else "a"
 
-    Kernel, dilation and expansion attach to the latest kind (or, seen before any, to the first).
+
+def _render(stage: Stage, length: Length) -> str:
+    """One step of a derived sentence: "Separable convolution 5x5, stride 2" and its medium and long forms.
+
+    What the grammar could not place (``stage.extras``) follows the head and kernel as written.
     """
-    parts: list[_Part] = []
-    pending: list[_Word] = []
-    early = _Part(_NONE)
-    current: _Part | None = None
+    said = [
+        (stage.dilation, "dilation {}", "a dilation rate of {}"),
+        (stage.expansion, "expansion {}", "an expansion ratio of {}"),
+        (stage.stride, "stride {}", "a stride of {}"),
+        (stage.groups, "{} groups", "{} groups"),
+        (stage.channels, "{} channels", "{} channels"),
+    ]
+    attributes = [(long if length == "long" else short).format(value) for value, short, long in said if value]
+    head = _head(stage, length)
+    if length == "long":
+        sizes = " and ".join(f"{a} by {b}" for a, b in stage.kernels)
+        if stage.kernels:
+            attributes.insert(0, f"a kernel size of {sizes}" if len(stage.kernels) == 1 else f"kernel sizes of {sizes}")
+        head = " ".join([head, *stage.extras])
+        return f"{_article(head)} {head}" + (" with " + " and ".join(attributes) if attributes else "")
+    if stage.kernels and length == "short":
+        head += " " + " and ".join(f"{a}x{b}" for a, b in stage.kernels)
+    elif stage.kernels:
+        noun = "kernel" if len(stage.kernels) == 1 else "kernels"
+        head += " " + " and ".join(f"{a} by {b}" for a, b in stage.kernels) + f" {noun}"
+    return ", ".join([" ".join([head, *stage.extras]), *attributes])
 
-    def open_kind(word: _Word, modifiers: list[_Word]) -> _Part:
-        nonlocal current
-        part = _Part(word, modifiers)
-        if current is None:
-            part.take(early)
-        parts.append(part)
-        current = part
-        pending.clear()
-        return part
 
-    def flush() -> None:
-        if pending:
-            last = pending[-1]  # a trailing modifier or unknown word names the kind itself
-            open_kind(_kind(last.short, f"{last.long} operator"), pending[:-1])
-
-    for token in _tokens(name):
-        word = _WORDS.get(token)
-        if token in _FILLER:
-            continue
-        if word is None and (match := re.fullmatch(r"mb(\d+)", token)):
-            open_kind(_MBCONV, pending.copy()).expansion = int(match[1])
-        elif word is None and (attribute := _attribute(token)):
-            setattr(current or early, *attribute)
-        elif word is None or word.role == "modifier":
-            pending.append(word or _mod(token))
-        elif word.role == "stage":
-            flush()
-            parts.append(_Part(word))
-        else:
-            open_kind(word, pending.copy())
-    flush()
-    if current is None and (early.kernel or early.dilation or early.expansion):
-        (parts[0] if parts else open_kind(_kind("operator", "operator"), [])).take(early)
-    return parts
+def _sentence(parsed: ParsedName, length: Length) -> str:
+    if not parsed.stages:
+        return parsed.name.strip()
+    first, *rest = (_render(stage, length) for stage in parsed.stages)
+    if length == "long":
+        return _capitalize(", ".join([first, *(f"followed by {step}" for step in rest)]))
+    return _capitalize(", ".join([first, *rest]))
 
 
 def _capitalize(text: str) -> str:
@@ -511,15 +398,23 @@ def _check_length(length: object) -> None:
 
 
 def derive_description(op: str, length: Length = "short") -> str:
-    """A sentence built from the parts of a name no table knows (``sep_conv_5x5`` -> "Separable convolution 5x5")."""
-    parts = _parse(_check_name(op))
+    """A sentence built from the parts of a name no table knows (``sep_conv_5x5`` -> "Separable convolution 5x5").
+
+    Where the name has words or numbers the grammar cannot read the sentence is a guess (they are kept
+    in it as written) and a :class:`DescriptionFallbackWarning` says so and how to give a sentence.
+    """
+    parsed = parse(_check_name(op))
     _check_length(length)
-    if not parts:
-        return op.strip()
-    if length == "long":
-        later = [f"followed by {part.render('long')}" for part in parts[1:]]
-        return _capitalize(", ".join([parts[0].render("long"), *later]))
-    return _capitalize(", ".join(p.render(length) for p in parts))
+    if parsed.problems:
+        warnings.warn(
+            f"operator {op!r} has no hand-written description and its name has {'; '.join(parsed.problems)}, "
+            f"so its sentence {_sentence(parsed, 'short')!r} is a guess; give it one of your own: "
+            f"describe={{{op!r}: '...'}} in Python (Predictor.score / rank, tgnas_jax.search), "
+            f"--describe '{op}=...' on the command line",
+            DescriptionFallbackWarning,
+            stacklevel=2,
+        )
+    return _sentence(parsed, length)
 
 
 def check_overrides(overrides: Mapping[str, str] | None) -> dict[str, str]:
@@ -537,6 +432,12 @@ def check_overrides(overrides: Mapping[str, str] | None) -> dict[str, str]:
             raise ValueError(f"the description of {op!r} is empty")
         checked[_canonical(op)] = text.strip()
     return checked
+
+
+def overridden(ops: Iterable[str], overrides: Mapping[str, str] | None) -> dict[str, str]:
+    """The operators of ``ops`` that ``overrides`` gives a sentence (under any spelling), with that sentence."""
+    user = check_overrides(overrides)
+    return {op: user[key] for op in ops if (key := _canonical(_check_name(op))) in user}
 
 
 def describe(op: str, length: Length = "short", overrides: Mapping[str, str] | None = None) -> Description:

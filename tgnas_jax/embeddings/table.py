@@ -343,14 +343,28 @@ class OperatorEmbeddings:
     def save(self, path: str | os.PathLike[str]) -> None:
         write_entries(path, {key: vec for key, vec in self._entries.items() if key.model_id == self.model_id})
 
-    def describe(self, op: str, length: Length = "short") -> Description:
-        return describe(op, length, self.overrides)
+    def describe(self, op: str, length: Length = "short", overrides: Mapping[str, str] | None = None) -> Description:
+        """The sentence of ``op``; ``overrides`` (this call's own sentences) win over the table's."""
+        check_overrides(overrides)
+        return describe(op, length, {**self.overrides, **(overrides or {})})
 
-    def lookup(self, ops: Sequence[str], length: Length = "short", *, normalize: bool = True) -> np.ndarray:
-        """``(len(ops), 384)`` float32 embeddings; each distinct operator is looked up (or encoded) once."""
+    def lookup(
+        self,
+        ops: Sequence[str],
+        length: Length = "short",
+        *,
+        normalize: bool = True,
+        overrides: Mapping[str, str] | None = None,
+    ) -> np.ndarray:
+        """``(len(ops), 384)`` float32 embeddings; each distinct operator is looked up (or encoded) once.
+
+        ``overrides`` give sentences for this lookup only; vectors are kept by sentence, so an
+        operator's own description and an override of it never share one.
+        """
         if isinstance(ops, str):
             raise TypeError(f"lookup takes a sequence of operator names, not one string: {ops!r}")
-        descriptions = {op: self.describe(op, length) for op in dict.fromkeys(ops)}
+        check_overrides(overrides)
+        descriptions = {op: self.describe(op, length, overrides) for op in dict.fromkeys(ops)}
         missing = [d for d in descriptions.values() if self._find(d) is None]
         if missing:
             self._embed(missing)

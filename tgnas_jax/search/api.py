@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tgnas_jax.embeddings.descriptions import check_overrides
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.search.encoding import Encoding, encoding_for
 from tgnas_jax.search.evolve import evolve, evolve_evaluations
@@ -90,13 +91,16 @@ def search(
     max_flops: float | None = None,
     evaluations: int | None = None,
     progress: Progress | None = None,
+    describe: Mapping[str, str] | None = None,
 ) -> SearchResult:
     """Search ``space`` (an instance or ``"nb201"`` / ``"nb101"`` / ``"darts"``) with ``predictor``.
 
     ``population`` / ``generations`` size the evolutionary searches (``regularized`` scores as
     many children as DE scores trials); ``random`` draws ``evaluations`` architectures (default:
     as many as DE scores). ``max_params`` / ``max_flops`` bound the network's size in the space's
-    own counts; the result always fits. Bad options raise ``ValueError``.
+    own counts; the result always fits. ``describe`` maps operator names to sentences of your own,
+    scored as ``predictor.score(archs, space, describe=describe)`` scores them. Bad options raise
+    ``ValueError`` (a sentence that is no string: ``TypeError``).
     """
     start = time.perf_counter()
     space = get_space(space) if isinstance(space, str) else space
@@ -104,6 +108,7 @@ def search(
         raise ValueError(f"space must be a SearchSpace or one of 'nb101', 'nb201', 'darts', got {space!r}")
     if method not in METHODS:
         raise ValueError(f"unknown search method {method!r}; choose one of {list(METHODS)}")
+    check_overrides(describe)
     _check_count("population", population, MIN_POPULATION)
     _check_count("generations", generations, 1)
     check_size(space.name, int(population), int(generations))
@@ -114,7 +119,7 @@ def search(
     check_limits(encoding, limits)
     key = jax.random.PRNGKey(0) if key is None else key
     report = progress or (lambda _: None)
-    scorer = Scorer.of(predictor, encoding)
+    scorer = Scorer.of(predictor, encoding, describe)
     parts = ("prune", "evolve") if method == "hybrid" else (method,)
     # The hybrid's two programs compile (XLA releases the GIL) and run side by side.
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:

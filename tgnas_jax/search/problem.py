@@ -7,7 +7,7 @@ scores out. Sizes are exact int32 sums (FLOP counts exceed float32's integer ran
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -95,11 +95,12 @@ class Scorer:
     weights: tuple[Any, ...]
 
     @classmethod
-    def of(cls, predictor: Predictor, encoding: Encoding[Any]) -> Scorer:
+    def of(cls, predictor: Predictor, encoding: Encoding[Any], describe: Mapping[str, str] | None = None) -> Scorer:
+        """``describe``: operator sentences of the caller's own, as ``Predictor.score`` takes them."""
         vocab = encoding.vocab
-        blend = predictor.cost_blend(encoding.space)
+        blend = predictor.cost_blend(encoding.space, describe=describe)
         prior = None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)])
-        score, weights = predictor.scoring_fn(vocab)
+        score, weights = predictor.scoring_fn(vocab, describe)
         return cls(lambda w, graph: score(w[:-1], graph), (*weights, prior))
 
 
