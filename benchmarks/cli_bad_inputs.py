@@ -53,6 +53,8 @@ def invocations(data: Path, damaged: dict[str, Path], tmp: Path) -> list[tuple[s
         ["--generations", "1000000000"], ["--space", "bogus"], ["--method", "bogus"], ["--seed", "-1"],
         ["--json", "/proc/forbidden/x.json"], ["--max-params", "-5"], ["--max-params", "abc"],
         ["--max-params", "10"], ["--predictor", "/nonexistent"], ["--population", "0"],
+        ["--setting", "imagenet"], ["--space", "darts", "--dataset", "cifar100"], ["--plot", "/proc/forbidden/x.png"],
+        ["--plot", "x.xyz"], ["-q", "-v"],
     ):  # fmt: skip
         cases.append(("search " + " ".join(args), [*search, *args]))
     cases += [

@@ -1,6 +1,7 @@
 """A tiny real training run on NB101: it must learn, resume, and be reproducible."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from tgnas_jax.data import load_nb101
 from tgnas_jax.model import ModelConfig
 from tgnas_jax.predictor import load_predictor
-from tgnas_jax.train import TrainConfig, override, split_nb101, train
+from tgnas_jax.train import TrainConfig, main, override, split_nb101, train
 from tgnas_jax.transfer import load_sets
 
 TINY = TrainConfig(
@@ -77,3 +78,15 @@ def test_nb201_mixing_adds_its_operators_and_bars_nb201_evaluation(data_dir, tmp
     predictor.save(tmp_path / "mixed", metadata={"train_config": dataclasses.asdict(cfg)})
     with pytest.raises(ValueError, match="trained on NB201 labels"):
         load_sets(["nb201"], load_predictor(tmp_path / "mixed"), str(data_dir))
+
+
+def test_cli_progress_goes_to_stderr_and_quiet_leaves_only_the_report(data_dir, tmp_path, capsys):
+    sets = ["epochs=1", "train_fraction=0.002", "val_size=200", "seeds=0", "model.hidden=16"]
+    argv = ["--out", str(tmp_path / "out"), "--data-dir", str(data_dir), *(f"--set={s}" for s in sets)]
+    main([*argv, "--quiet"])
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["members"][0]["seed"] == 0
+    main(argv)  # the same run again: its checkpoint restores, and says so
+    out, err = capsys.readouterr()
+    assert "seed 0: resuming after epoch 0" in err and f"wrote the predictor to {tmp_path / 'out'}" in err
+    assert json.loads(out)["members"][0]["seed"] == 0

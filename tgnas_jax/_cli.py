@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 #: The package's logger: progress lines at INFO, details at DEBUG, all to stderr.
 LOGGER = logging.getLogger("tgnas_jax")
@@ -38,11 +39,11 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
 def configure_logging(args: argparse.Namespace) -> None:
     """Send the package's log to the current stderr at the level ``--quiet`` / ``--verbose`` ask for.
 
-    Replaces the handler of a previous call, so ``main()`` can run many times in one process (tests).
+    Replaces the handler of a previous call, so ``main()`` can run many times in one process.
     """
     for handler in [h for h in LOGGER.handlers if isinstance(h, _StderrHandler)]:
         LOGGER.removeHandler(handler)
-    handler = _StderrHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     LOGGER.addHandler(handler)
     LOGGER.setLevel(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
@@ -55,7 +56,15 @@ def shows_progress() -> bool:
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler :func:`configure_logging` installs (a class of its own, so it can find it again)."""
+    """Writes to ``sys.stderr`` as it is when a record comes (tests swap it), as ``logging.lastResort`` does."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """``StreamHandler.__init__`` sets a stream; this handler always looks ``sys.stderr`` up."""
 
 
 def unwritable(path: Path) -> str | None:

@@ -1,19 +1,4 @@
-"""The transfer benchmark: python -m tgnas_jax.evaluate --space nb201|nb301|nb101-holdout|all
-
-Scores every architecture of each benchmark set with a predictor and reports, per set and
-dataset, Spearman rho, Kendall tau and the top-of-ranking figures a search depends on (true
-accuracy of the predicted best, mean of the predicted top 10, precision at the top 1% and top 50,
-percentile of the predicted best), each with a bootstrap 95% interval; the data-free baselines
-(#params, FLOPs, depth, convolution counts) and the published zero-cost proxies beside them; the
-spread over the ensemble's members (one training seed each). Writes PREFIX.json, PREFIX.md and
-PREFIX_scatter.png, PREFIX_rho.png, PREFIX_heatmap.png.
-
-NB201 is a zero-shot test set: nothing is tuned on it, and a predictor trained on its labels
-(mix_nb201) is refused there.
-
-example:
-  python -m tgnas_jax.evaluate --space all --out benchmarks/results/transfer/tgnas-nb101
-"""
+"""The transfer benchmark: ``python -m tgnas_jax.evaluate``; :data:`DESCRIPTION` says what it reports."""
 
 from __future__ import annotations
 
@@ -27,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tgnas_jax import strictjson, transfer
+from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging
 from tgnas_jax.data import NB201_DATASETS, DataError
 from tgnas_jax.metrics import finite_scores
 from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
@@ -42,6 +28,21 @@ FIGURES = {
     "best_percentile": "percentile of best",
 }
 DATASET_NAMES = {**NB201_DATASETS, "cifar10": "CIFAR-10"}
+DESCRIPTION = """\
+The transfer benchmark. Scores every architecture of each benchmark set with a predictor and
+reports, per set and dataset, Spearman rho, Kendall tau and the top-of-ranking figures a search
+depends on (true accuracy of the predicted best, mean of the predicted top 10, precision at the
+top 1% and top 50, percentile of the predicted best), each with a bootstrap 95% interval; the
+data-free baselines (#params, FLOPs, depth, convolution counts) and the published zero-cost
+proxies beside them; the spread over the ensemble's members (one training seed each). Writes
+PREFIX.json, PREFIX.md and PREFIX_scatter.png, PREFIX_rho.png, PREFIX_heatmap.png; the markdown
+report also goes to stdout.
+
+NB201 is a zero-shot test set: nothing is tuned on it, and a predictor trained on its labels
+(mix_nb201) is refused there."""
+EPILOG = """\
+example:
+  python -m tgnas_jax.evaluate --space all --out benchmarks/results/transfer/tgnas-nb101"""
 
 
 def evaluate(
@@ -54,6 +55,7 @@ def evaluate(
     """The transfer report of every named set (scores kept under ``_scores`` for the plots)."""
     reports = []
     for tset in transfer.load_sets(sets, predictor, data_dir, encoding):
+        LOGGER.info("%s: scoring %d architectures, %d bootstrap resamples", tset.name, len(tset), resamples)
         report = transfer.run(predictor, tset, resamples=resamples)
         report["_truth"] = tset.truth
         reports.append(report)
@@ -183,31 +185,44 @@ def plot(reports: Sequence[dict[str, Any]], prefix: str) -> list[Path]:
     return written
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tgnas_jax.evaluate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m tgnas_jax.evaluate", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
     )
     parser.add_argument(
         "--space", action="append", choices=(*transfer.SETS, "all"), help="benchmark set, repeatable (default: all)"
     )
     parser.add_argument("--predictor", type=Path, help="predictor checkpoint (default: the shipped one)")
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
-    parser.add_argument("--cost-weight", type=float, help="override the predictor's size-prior weight (0: GCN alone)")
+    parser.add_argument(
+        "--cost-weight",
+        type=float,
+        help="size-prior weight, 0 for the GCN alone (default: the predictor's own, 0.5 for the shipped one)",
+    )
     parser.add_argument(
         "--encoding",
         choices=("pruned", "residual", "paper"),
         default="pruned",
-        help="how NB201 / DARTS cells become graphs (see NB201Space; 'paper' is NB201 only; default: pruned)",
+        help="how NB201 / DARTS cells become graphs ('paper' is NB201 only; see NB201Space)",
     )
-    parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default: 200)")
+    parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples, at least 10")
     parser.add_argument(
-        "--out", type=Path, default=Path("transfer"), help="output prefix for .json, .md and .png (default: ./transfer)"
+        "--out",
+        type=Path,
+        default=Path("transfer"),
+        metavar="PREFIX",
+        help="output prefix for .json, .md and .png (default: ./transfer, in the current folder)",
     )
+    add_verbosity(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.resamples < 10:
         parser.error(f"--resamples must be at least 10, got {args.resamples}")
+    configure_logging(args)
     sets = args.space or ["all"]
     try:
         predictor = load_predictor(args.predictor)
@@ -230,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (DataError, CheckpointError, ValueError, OSError) as err:
         parser.exit(1, f"error: {err}\n")
     print(markdown(reports, header))
-    print(f"wrote {prefix}.json, {prefix}.md, " + ", ".join(str(p) for p in plots))
+    LOGGER.info("wrote %s.json, %s.md, %s", prefix, prefix, ", ".join(str(p) for p in plots))
 
 
 if __name__ == "__main__":

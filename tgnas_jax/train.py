@@ -1,10 +1,7 @@
-"""Train the predictor on NAS-Bench-101: ``python -m tgnas_jax.train --out DIR [--set FIELD=VALUE ...]``.
+"""Train the predictor on NAS-Bench-101: ``python -m tgnas_jax.train``; :data:`DESCRIPTION` says how.
 
 Config as code (:class:`TrainConfig`, whose defaults reproduce the shipped predictor), every
-field overridable from the command line. Model
-selection uses NB101 only: a random hold-out split, and optionally an *operator-transfer*
-hold-out (cells using one operator are kept out of training and validated on), which imitates
-the zero-shot setting of scoring operators the predictor never saw.
+field overridable from the command line.
 """
 
 from __future__ import annotations
@@ -31,6 +28,7 @@ from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
 from tgnas_jax import strictjson
+from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
 from tgnas_jax.embeddings.table import DIM
@@ -230,13 +228,18 @@ def train_member(
             key = jnp.asarray(restored.progress["key"], dtype=jnp.uint32)
             start_epoch = last + 1
             _write_text(history_file, strictjson.dumps(history) + "\n")
-            tqdm.write(f"seed {seed}: resuming after epoch {last} from {member_dir}")
+            LOGGER.info("seed %d: resuming after epoch %d from %s", seed, last, member_dir)
     spread = float(jnp.sqrt(jnp.mean(jnp.sum((op_table - op_table.mean(axis=0)) ** 2, axis=1))))
     step = make_train_step(model, optimizer, cfg.loss, cfg.feature_noise * spread / np.sqrt(op_table.shape[1]))
     predict = make_predict(model)
     val_cells, val_truth = holdouts["val"]
     epochs = tqdm(
-        range(start_epoch, cfg.epochs), desc=f"seed {seed}", unit="epoch", initial=start_epoch, total=cfg.epochs
+        range(start_epoch, cfg.epochs),
+        desc=f"seed {seed}",
+        unit="epoch",
+        initial=start_epoch,
+        total=cfg.epochs,
+        disable=not shows_progress(),
     )
     for epoch in epochs:
         order = np.random.default_rng([seed, epoch]).permutation(len(labels))
@@ -547,24 +550,43 @@ def override(cfg: Any, dotted: str, raw: str) -> Any:
     return dataclasses.replace(cfg, **{head: value})
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+DESCRIPTION = """\
+Train the predictor on NAS-Bench-101 and save it to --out. The config is TrainConfig in
+tgnas_jax/train.py, whose defaults reproduce the shipped predictor; --set overrides any field.
+Model selection uses NB101 only: a random hold-out split, and optionally an operator-transfer
+hold-out (cells using one operator are kept out of training and validated on), which imitates
+the zero-shot setting of scoring operators the predictor never saw. Progress goes to stderr,
+the metrics (JSON) to stdout."""
+
+
+def build_parser() -> argparse.ArgumentParser:
     fields = ", ".join(_field_names(TrainConfig()))
     parser = argparse.ArgumentParser(
         prog="python -m tgnas_jax.train",
-        description=__doc__,
-        epilog=f"config fields for --set: {fields}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=DESCRIPTION,
+        epilog=f"""\
+config fields for --set: {fields}
+
+example:
+  python -m tgnas_jax.train --out checkpoints/mine --set epochs=6 --set seeds=0,1""",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the trained predictor")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the trained predictor to (required)")
     parser.add_argument("--run-dir", type=Path, help="checkpoints for resuming (default: OUT/run)")
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a TrainConfig field, e.g. --set epochs=6 --set model.hidden=64 --set seeds=0,1,2",
+        help="override a TrainConfig field, repeatable, e.g. --set model.hidden=64 (default: none, the shipped recipe)",
     )
+    add_verbosity(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     cfg = TrainConfig()
     for item in args.set:
@@ -579,13 +601,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         validate_config(cfg)
     except ConfigError as err:
         parser.error(f"--set: {err}")
+    configure_logging(args)
+    LOGGER.debug("config: %s", strictjson.dumps(dataclasses.asdict(cfg)))
     try:
         predictor, report = train(cfg, args.data_dir, args.run_dir or args.out / "run")
         predictor.save(args.out, metadata={"train_config": dataclasses.asdict(cfg), "nb101": report})
     except (DataError, ValueError, OSError, RunDirInUse) as err:
         parser.exit(1, f"error: {err}\n")
     print(strictjson.dumps(report, indent=2))
-    print(f"wrote the predictor to {args.out}")
+    LOGGER.info("wrote the predictor to %s", args.out)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ def _error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--space", "darts", "--dataset", "cifar100"], "--dataset: only the nb201 space has one; --space is darts"),
         (["--space", "darts", "--setting", "cifar100"], "--setting: invalid choice: 'cifar100'"),
         (["--plot", "/proc/forbidden/search.png"], "--plot: cannot write '/proc/forbidden/search.png'"),
-        (["--plot", "search.xyz"], "--plot: cannot write 'search.xyz': matplotlib writes "),
+        (["--plot", "search.xyz"], "--plot: cannot write 'search.xyz': matplotlib writes no .xyz files; use .png"),
+        (["--plot", "search"], "--plot: cannot write 'search': no suffix tells matplotlib the format; use .png"),
     ],
 )
 def test_sizes_and_seeds_are_bounded(

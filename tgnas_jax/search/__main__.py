@@ -188,12 +188,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
             from matplotlib.backend_bases import FigureCanvasBase
         except ImportError:
             parser.error("argument --plot: needs matplotlib (pip install 'tgnas-jax[plots]')")
-        formats = FigureCanvasBase.get_supported_filetypes()
-        if args.plot.suffix[1:].lower() not in formats:
-            parser.error(
-                f"argument --plot: cannot write {str(args.plot)!r}: matplotlib writes {', '.join(sorted(formats))}"
-                ", named by the file's suffix"
-            )
+        suffix = args.plot.suffix.lower()
+        if suffix[1:] not in FigureCanvasBase.get_supported_filetypes():
+            reason = f"matplotlib writes no {suffix} files" if suffix else "no suffix tells matplotlib the format"
+            parser.error(f"argument --plot: cannot write {str(args.plot)!r}: {reason}; use .png, .pdf or .svg, say")
 
 
 def plot_history(result: SearchResult, path: Path) -> None:
