@@ -221,3 +221,20 @@ def test_help_is_plain_text_with_an_example(capsys) -> None:
         cli.main(["--help"])
     text = capsys.readouterr().out
     assert "python -m tgnas_jax.score cells.txt --space nb201" in text and "``" not in text and ":class:" not in text
+
+
+def test_describe_overrides_reach_the_scores(hash_embedded, tmp_path: Path, monkeypatch, capsys) -> None:
+    """--describe gives an operator another sentence for this run: scores of cells using it change, others not."""
+    predictor, encoder = hash_embedded
+    monkeypatch.setattr(cli, "load_predictor", lambda path: predictor)
+    monkeypatch.delenv("TGNAS_DATA_DIR", raising=False)
+    source = tmp_path / "in.txt"
+    conv = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"
+    pool = "|none~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|none~2|"
+    source.write_text(f"{conv}\n{pool}\n")
+    runs = []
+    for extra in ([], ["--describe", "nor_conv_3x3=A learned wavelet transform"]):
+        assert cli.main([str(source), "--space", "nb201", "--no-prior", *extra]) == 0
+        runs.append({r["arch"]: float(r["score"]) for r in csv.DictReader(io.StringIO(capsys.readouterr().out))})
+    assert runs[0][conv] != runs[1][conv] and runs[0][pool] == runs[1][pool]
+    assert "A learned wavelet transform" in encoder.encoded

@@ -251,6 +251,29 @@ def prune(adjacency: np.ndarray, ops: Sequence[str]) -> ArchGraph:
     return ArchGraph(adjacency[np.ix_(keep, keep)], tuple(ops[i] for i in keep))
 
 
+def edge_cell(
+    edges: Sequence[tuple[int, int]], ops: Sequence[str], inputs: int, outputs: Collection[int], voids: Collection[str]
+) -> ArchGraph:
+    """A cell whose ops sit on edges between feature-map nodes (NB201, DARTS) as an operator-node DAG.
+
+    Nodes ``0 .. inputs-1`` are the cell's inputs. Each edge ``(j, i)`` whose op is not in
+    ``voids`` (``none``: no data crosses) becomes a node reading input ``j``, or every op node
+    entering ``j``; op nodes entering one of ``outputs`` feed ``output``. What void edges strand
+    is pruned.
+    """
+    live = [k for k, op in enumerate(ops) if op not in voids]
+    position = {k: inputs + n for n, k in enumerate(live)}
+    output = inputs + len(live)
+    adjacency = np.zeros((output + 1, output + 1), np.uint8)
+    for k in live:
+        source, target = edges[k]
+        senders = [source] if source < inputs else [position[e] for e in live if edges[e][1] == source]
+        adjacency[senders, position[k]] = 1
+        if target in outputs:
+            adjacency[position[k], output] = 1
+    return prune(adjacency, (INPUT,) * inputs + tuple(ops[k] for k in live) + (OUTPUT,))
+
+
 def contract(graph: ArchGraph, identities: Collection[str]) -> ArchGraph:
     """``graph`` with every node whose op is in ``identities`` replaced by edges from its
     predecessors to its successors.

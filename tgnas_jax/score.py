@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import heapq
-import logging
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress, unwritable
 from tgnas_jax.archfiles import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
@@ -33,12 +33,13 @@ from tgnas_jax.archfiles import (
     short_float,
 )
 from tgnas_jax.data import DATA_DIR_ENV, DataError
+from tgnas_jax.embeddings import add_describe_option
 from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
 from tgnas_jax.search.truth import accuracy_columns, accuracy_names
 from tgnas_jax.spaces import SPACES, SearchSpace, SpaceError, get_space
-from tgnas_jax.streaming import chunked, prefetched
+from tgnas_jax.streaming import DEFAULT_CHUNK, chunked, prefetched
 
-log = logging.getLogger("tgnas_jax.score")
+log = LOGGER.getChild("score")
 #: Largest chunk accepted: beyond this, memory grows with no gain in speed.
 MAX_CHUNK = 1 << 20
 EXAMPLES = """examples:
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tgnas_jax.score",
         description=__doc__.split("\n\n")[1].replace("\n", " "),
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         allow_abbrev=False,
     )
     parser.add_argument("input", nargs="?", default="-", help="file of architectures (default: - for standard input)")
@@ -93,11 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write invalid lines with an error and no score (default: stop at the first, writing nothing)",
     )
     parser.add_argument(
-        "--chunk-size", type=_bounded(1, MAX_CHUNK), default=8192, metavar="N", help="architectures per chunk"
+        "--chunk-size", type=_bounded(1, MAX_CHUNK), default=DEFAULT_CHUNK, metavar="N", help="architectures per chunk"
     )
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("--quiet", action="store_true", help="only errors on stderr (no progress or summary)")
-    verbosity.add_argument("--verbose", action="store_true", help="also debug messages on stderr")
+    add_describe_option(parser)
+    add_verbosity(parser)
     return parser
 
 
@@ -111,15 +111,9 @@ def _check_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str
             import pyarrow  # noqa: F401
         except ImportError:
             parser.error("Parquet output needs pyarrow: pip install 'tgnas-jax[parquet]' (or pyarrow)")
-    if args.out is not None:
-        if args.out.is_dir():
-            parser.error(f"argument --out: {str(args.out)!r} is a directory")
-        try:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=args.out.parent):
-                pass
-        except OSError as err:
-            parser.error(f"argument --out: cannot write in {str(args.out.parent)!r}: {err.strerror or err}")
+    reason = None if args.out is None else unwritable(args.out)
+    if reason is not None:
+        parser.error(f"argument --out: cannot write {str(args.out)!r}: {reason}")
     return fmt
 
 
@@ -174,7 +168,7 @@ def _score_all(
     name: str,
 ) -> _Scored:  # fmt: skip
     scored = _Scored()
-    bar = tqdm(unit=" archs", desc="scoring", disable=True if args.quiet else None, file=sys.stderr)
+    bar = tqdm(unit=" archs", desc="scoring", disable=None if shows_progress() else True, file=sys.stderr)
     with bar:
         for chunk in prefetched(chunked(records, args.chunk_size), lambda c: _parse_chunk(space, c)):
             scores = np.full(len(chunk), np.nan, np.float32)
@@ -183,7 +177,7 @@ def _score_all(
                 if error is not None and not args.skip_invalid:
                     raise InputError(f"{name} line {line}: {error} (--skip-invalid writes such lines and goes on)")
             if good:
-                scores[good] = predictor.score([chunk[i][2] for i in good], space)
+                scores[good] = predictor.score([chunk[i][2] for i in good], space, describe=args.describe)
             scored.invalid += len(chunk) - len(good)
             scored.parts.append(scores)
             bar.update(len(chunk))
@@ -250,19 +244,10 @@ def _top(scores: np.ndarray, k: int) -> set[int]:
     return set(best)
 
 
-def _configure_logging(level: int) -> None:
-    """Messages of this command (not of its dependencies) to stderr, at ``level``."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(level)
-    log.propagate = False
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    configure_logging(args)
     fmt_out = _check_out(parser, args)
     space = get_space(args.space)
     columns = ["index", "arch", "score", "rank"]
@@ -273,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             predictor = load_predictor(args.predictor)
         except CheckpointError as err:
-            print(f"error: {err}", file=sys.stderr)
+            log.error("error: %s", err)
             return 1
         if args.no_prior:
             predictor = dataclasses.replace(predictor, cost_weight=0.0)
@@ -282,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 lookup = accuracy_columns(space, args.data_dir)
             except DataError as err:
-                print(f"error: {err}", file=sys.stderr)
+                log.error("error: %s", err)
                 return 1
             columns += list(accuracy_names(space))
         if args.skip_invalid:
@@ -291,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             scored = _score_all(predictor, space, _records(path, name, fmt_in, args.column), args, name)
         except InputError as err:
-            print(f"error: {err}", file=sys.stderr)
+            log.error("error: %s", err)
             return 1
         scores = scored.scores
         seconds = time.perf_counter() - start
@@ -299,8 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         types = {"index": "int", "rank": "int", "arch": "str", "error": "str"}
         writer = RowWriter(args.out, fmt_out, columns, {c: types.get(c, "float") for c in columns})
         try:
-            _write(writer, _records(path, name, fmt_in, args.column), scores, _ranks(scores), keep, space, lookup,
-                   args.chunk_size)  # fmt: skip
+            records = _records(path, name, fmt_in, args.column)
+            _write(writer, records, scores, _ranks(scores), keep, space, lookup, args.chunk_size)
             writer.close()
         except BaseException:
             writer.discard()

@@ -21,10 +21,12 @@ from tgnas_jax.spaces.base import SearchSpace
 OPS = ("input", "output", *sorted({op for space in SPACES.values() for op in space.ops}))
 
 
-def make_predictor(seed: int = 0, cost_weight: float = 0.0, members: int = 1) -> Predictor:
+def make_predictor(
+    seed: int = 0, cost_weight: float = 0.0, members: int = 1, extra_ops: Sequence[str] = ()
+) -> Predictor:
     cfg = ModelConfig(hidden=16, layers=2, direction="forward", readout="mean", norm="graph")
     rng = np.random.default_rng(seed)
-    vectors = {op: rng.normal(size=8).astype(np.float32) for op in OPS}
+    vectors = {op: rng.normal(size=8).astype(np.float32) for op in (*OPS, *extra_ops)}
     example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
     init = jax.jit(GCN(cfg).init)  # one compilation, not one per primitive
     params = tuple(
@@ -62,3 +64,9 @@ def _jitted_scores(
     program = jax.jit(lambda weights, chunks: jax.lax.map(Problem.bind(encoding, scorer, weights, None).scores, chunks))
     scores = program(scorer.weights, padded.reshape(-1, batch, encoding.num_genes))
     return np.asarray(scores).reshape(-1)[: len(choices)]
+
+
+@pytest.fixture(scope="session")
+def predictor_factory() -> Any:
+    """:func:`make_predictor`, for tests that need op vectors of their own spaces."""
+    return make_predictor

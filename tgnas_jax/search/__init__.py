@@ -4,6 +4,7 @@
 ``python -m tgnas_jax.search`` is the command line. Each search is one jitted XLA program.
 """
 
+from tgnas_jax.search import declared  # noqa: F401  (registers the declarative spaces' encoding)
 from tgnas_jax.search.api import (
     DEFAULT_GENERATIONS,
     DEFAULT_POPULATION,
@@ -11,7 +12,7 @@ from tgnas_jax.search.api import (
     SearchResult,
     search,
 )
-from tgnas_jax.search.encoding import Encoding, encoding_for
+from tgnas_jax.search.encoding import Encoding, encoding_for, register_encoding
 from tgnas_jax.search.problem import Limits
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "Limits",
     "SearchResult",
     "encoding_for",
+    "register_encoding",
     "search",
 ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import abc
 import functools
 import itertools
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import jax
@@ -30,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tgnas_jax.graph import INPUT, OUTPUT
-from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate
+from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate, edge_wiring
 from tgnas_jax.spaces.base import SearchSpace
 from tgnas_jax.spaces.darts import (
     DERIVABLE_OPS,
@@ -180,6 +181,10 @@ class Encoding(abc.ABC, Generic[Arch]):
             raise ValueError(f"the {self.space.name} space counts no FLOPs for the predictor's size prior")
         return self.prior_table
 
+    def path_choices(self, ops: jax.Array) -> jax.Array:
+        """Choices of a one-op-per-slot supernet; ``ops[C, S]`` index ``supernet_ops``. Jittable."""
+        return jnp.asarray(self.supernet_index)[ops].reshape(-1)
+
     def cheapest(self) -> np.ndarray:
         """Choices of a valid architecture of least size: per slot its smallest op that carries data.
 
@@ -224,19 +229,6 @@ def _normalised(tables: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------- NB201
 
 
-def _nb201_wiring() -> np.ndarray:
-    """Cell-level wiring of NB201 read as an operator-node DAG: input, the 6 edge slots, output."""
-    size = len(EDGES) + 2
-    wiring = np.zeros((size, size), np.float32)
-    last = max(target for _, target in EDGES)
-    for a, (source, target) in enumerate(EDGES, start=1):
-        wiring[0, a] = source == 0
-        wiring[a, -1] = target == last
-        for b, (next_source, _) in enumerate(EDGES, start=1):
-            wiring[a, b] = next_source == target
-    return wiring
-
-
 def _nb201_tables(space: NB201Space) -> dict[str, tuple[int, np.ndarray]]:
     """Additive NB201 size tables: the all-``none`` cell, then one edge at a time."""
     tables = {}
@@ -259,7 +251,7 @@ class NB201Encoding(Encoding[NB201Arch]):
         self.space = space
         self.template = CellTemplate(
             num_inputs=1,
-            wiring=_nb201_wiring(),
+            wiring=edge_wiring(EDGES, 1, (max(target for _, target in EDGES),)),
             drop_dead=space.encoding != "paper",
             identity_id=_identity_id(space),
             # The paper encoding keeps `none` nodes, but a cell no data crosses is broken (NB201Space).
@@ -287,20 +279,6 @@ DARTS_EDGES = tuple((source, node) for node in INTERMEDIATE for source in range(
 #: Each node's unordered input pairs, in ``itertools.combinations`` order.
 DARTS_PAIRS = {node: tuple(itertools.combinations(range(node), EDGES_PER_NODE)) for node in INTERMEDIATE}
 _GENES_PER_NODE = 1 + EDGES_PER_NODE
-
-
-def _darts_wiring() -> np.ndarray:
-    """Inputs, the 14 edge slots, output: an edge ``j -> i`` reads input ``j`` or every edge entering ``j``."""
-    size = NUM_INPUTS + len(DARTS_EDGES) + 1
-    wiring = np.zeros((size, size), np.float32)
-    for k, (source, _) in enumerate(DARTS_EDGES):
-        slot = NUM_INPUTS + k
-        if source < NUM_INPUTS:
-            wiring[source, slot] = 1
-        for e, (_, node) in enumerate(DARTS_EDGES):
-            wiring[NUM_INPUTS + e, slot] = node == source
-        wiring[slot, -1] = 1  # every intermediate node is concatenated into the output
-    return wiring
 
 
 def _darts_slot(source: int, node: int) -> int:
@@ -342,7 +320,10 @@ class DartsEncoding(Encoding[Genotype]):
     def __init__(self, space: DartsSpace) -> None:
         self.space = space
         self.template = CellTemplate(
-            num_inputs=NUM_INPUTS, wiring=_darts_wiring(), drop_dead=True, identity_id=_identity_id(space)
+            num_inputs=NUM_INPUTS,
+            wiring=edge_wiring(DARTS_EDGES, NUM_INPUTS, INTERMEDIATE),
+            drop_dead=True,
+            identity_id=_identity_id(space),
         )
         per_cell = [n for node in INTERMEDIATE for n in (len(DARTS_PAIRS[node]), *[len(DERIVABLE_OPS)] * 2)]
         self.cardinality = np.array(per_cell * self.num_cells, np.int32)
@@ -470,12 +451,32 @@ class NB101Encoding(Encoding[NB101Arch]):
 # ---------------------------------------------------------------------------------- lookup
 
 
+#: Which encoding searches which space type; :func:`register_encoding` adds to it.
+_ENCODINGS: dict[type, Callable[[Any], Encoding[Any]]] = {
+    NB201Space: NB201Encoding,
+    DartsSpace: DartsEncoding,
+    NB101Space: NB101Encoding,
+}
+
+
+def register_encoding(space_type: type, make: Callable[[Any], Encoding[Any]]) -> None:
+    """Search spaces of ``space_type`` (and its subclasses) with ``make(space)``, an :class:`Encoding`.
+
+    The way to search a space beyond what the declarative specs express: subclass
+    :class:`Encoding` (the contract is its docstring and abstract methods) and register it.
+    """
+    if not isinstance(space_type, type) or not issubclass(space_type, SearchSpace):
+        raise TypeError(f"space_type must be a SearchSpace subclass, got {space_type!r}")
+    _ENCODINGS[space_type] = make
+
+
 def encoding_for(space: SearchSpace[Any]) -> Encoding[Any]:
-    """The encoding of a space instance; ``ValueError`` for a space search does not know."""
-    if isinstance(space, NB201Space):
-        return NB201Encoding(space)
-    if isinstance(space, DartsSpace):
-        return DartsEncoding(space)
-    if isinstance(space, NB101Space):
-        return NB101Encoding(space)
-    raise ValueError(f"no search encoding for the {getattr(space, 'name', type(space).__name__)} space")
+    """The encoding of a space instance; ``ValueError`` for a space no encoding is registered for."""
+    for cls in type(space).__mro__:
+        if cls in _ENCODINGS:
+            return _ENCODINGS[cls](space)
+    name = getattr(space, "name", type(space).__name__)
+    raise ValueError(
+        f"no search encoding for the {name} space: declare it as a CellSpace or ChainSpace "
+        "(tgnas_jax.spaces.declarative), or register one with tgnas_jax.search.register_encoding"
+    )

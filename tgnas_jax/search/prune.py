@@ -86,16 +86,19 @@ def weakest(delta: jax.Array, allowed: jax.Array) -> jax.Array:
 def drop_weakest(problem: Problem, alive: jax.Array, delta: jax.Array) -> jax.Array:
     """Every slot drops its lowest-dP op; under a budget, the lowest whose removal still lets some architecture fit."""
     cells, slots, width = alive.shape
+    # A slot that started with fewer ops than others (declarative spaces) keeps its last one.
+    several = alive.sum(axis=-1, keepdims=True) > 1
     if not problem.budgeted:
         drops = jax.vmap(weakest)(delta.reshape(-1, width), alive.reshape(-1, width))
-        return alive & ~jax.nn.one_hot(drops, width, dtype=bool).reshape(alive.shape)
+        return alive & ~(jax.nn.one_hot(drops, width, dtype=bool).reshape(alive.shape) & several)
 
     def one_slot(alive: jax.Array, slot: jax.Array) -> tuple[jax.Array, None]:
         c, s = slot // slots, slot % slots
         removals = jax.nn.one_hot(slot * width + jnp.arange(width), alive.size, dtype=bool)
         fits = jax.vmap(problem.feasible_supernet)(alive[None] & ~removals.reshape(width, *alive.shape))
         # Dropping an op that is not its slot's cheapest never raises the least size, so some op always fits.
-        return alive.at[c, s, weakest(delta[c, s], fits & alive[c, s])].set(False), None
+        drop = weakest(delta[c, s], fits & alive[c, s])
+        return alive.at[c, s, drop].set(alive[c, s, drop] & ~several[c, s, 0]), None
 
     return jax.lax.scan(one_slot, alive, jnp.arange(cells * slots))[0]
 
@@ -138,7 +141,7 @@ _Finish = tuple[jax.Array, jax.Array, jax.Array]
 def _single_path(problem: Problem, alive: jax.Array, delta: jax.Array, score: jax.Array) -> _Finish:
     """One op per slot is the architecture itself (NB201: the choices are the slots' ops)."""
     del delta
-    return jnp.asarray(problem.encoding.supernet_index)[alive.argmax(axis=-1)].reshape(-1), score, jnp.zeros(0)
+    return problem.encoding.path_choices(alive.argmax(axis=-1)), score, jnp.zeros(0)
 
 
 def _darts_edges(problem: Problem, alive: jax.Array, delta: jax.Array, score: jax.Array) -> _Finish:

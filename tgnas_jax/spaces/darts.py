@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from tgnas_jax._text import QUOTE_LIMIT, clip, quote
-from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, contract, prune
+from tgnas_jax.graph import ArchGraph, contract, edge_cell
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
 #: DARTS's ``PRIMITIVES``, in its order.
@@ -258,17 +258,8 @@ def cell_graph(edges: tuple[Edge, ...], concat: tuple[int, ...]) -> ArchGraph:
     ``j``; op nodes entering a ``concat`` node feed ``output``. ``none`` edges pass no data, so
     they get no node, and whatever they strand is pruned.
     """
-    live = [k for k, (op, _) in enumerate(edges) if op != "none"]
-    position = {k: NUM_INPUTS + n for n, k in enumerate(live)}
-    output = NUM_INPUTS + len(live)
-    adjacency = np.zeros((output + 1, output + 1), np.uint8)
-    for k in live:
-        source = edges[k][1]
-        senders = [source] if source < NUM_INPUTS else [position[e] for e in _edges_into(source) if e in position]
-        adjacency[senders, position[k]] = 1
-        if node_of(k) in concat:
-            adjacency[position[k], output] = 1
-    return prune(adjacency, (INPUT,) * NUM_INPUTS + tuple(edges[k][0] for k in live) + (OUTPUT,))
+    wiring = [(source, node_of(k)) for k, (_, source) in enumerate(edges)]
+    return edge_cell(wiring, [op for op, _ in edges], NUM_INPUTS, concat, {"none"})
 
 
 # --- network size -------------------------------------------------------------------------
