@@ -201,3 +201,37 @@ def test_plot_writes_an_image_of_every_part(
     image = matplotlib.image.imread(out)
     assert image.ndim == 3 and image.shape[0] > 200 and image.std() > 0
     assert f"wrote {out}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        '{"kind": "cell", "name": "mycell", "edges": [[0, 1], [0, 2], [1, 2]], '
+        '"choices": ["none", "skip_connect", "nor_conv_3x3", "avg_pool_3x3"]}',
+        '{"kind": "chain", "name": "mychain", "layers": ['
+        + ", ".join(['{"choices": ["skip_connect", "nor_conv_3x3", "nor_conv_1x1"], "width": 16}'] * 4)
+        + "]}",
+    ],
+    ids=["cell", "chain"],
+)
+def test_a_space_spec_file_is_searched(
+    spec: str, shipped: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "space.json"
+    path.write_text(spec)
+    out = tmp_path / "result.json"
+    assert cli.main(["--space", str(path), "--generations", "5", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["space"] in ("mycell", "mychain") and payload["params"] > 0 and "network" in payload["network"]
+    assert payload["arch"] in capsys.readouterr().out
+
+
+def test_a_bad_space_spec_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text('kind = "chain"\nname = "m"\n')
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--space", str(path)])
+    assert exit_info.value.code == 2 and "missing 1 required positional argument: 'layers'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--space", "nb999"])
+    assert "invalid choice: 'nb999'" in capsys.readouterr().err

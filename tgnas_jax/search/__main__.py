@@ -19,11 +19,12 @@ import numpy as np
 from tgnas_jax import strictjson
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, unwritable
 from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError, cache_dir
+from tgnas_jax.embeddings import add_describe_option
 from tgnas_jax.predictor import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
 from tgnas_jax.search.limits import MAX_GENERATIONS, MAX_POPULATION, MAX_QUERIES, search_cost
 from tgnas_jax.search.truth import check_table, has_truth, true_accuracies
-from tgnas_jax.spaces import SPACES, DartsSpace, NB201Space, SearchSpace, get_space
+from tgnas_jax.spaces import SPACES, SPEC_SUFFIXES, DartsSpace, NB201Space, SearchSpace, SpecError, get_space
 from tgnas_jax.spaces.darts import SETTINGS
 from tgnas_jax.spaces.nb201 import DATASETS
 
@@ -75,7 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tgnas_jax.search", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
     )
-    parser.add_argument("--space", choices=sorted(SPACES), default="nb201", help="search space")
+    parser.add_argument(
+        "--space",
+        type=_space_name,
+        default="nb201",
+        metavar="SPACE",
+        help=f"search space: {', '.join(sorted(SPACES))}, or a .json / .toml space spec file (see the README)",
+    )
     parser.add_argument(
         "--setting",
         choices=list(SETTINGS),
@@ -120,8 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="FLOP (multiply-add) budget, a count, of that network (default: none)",
     )
+    add_describe_option(parser)
     add_verbosity(parser)
     return parser
+
+
+def _space_name(text: str) -> str:
+    if text in SPACES or text.lower().endswith(SPEC_SUFFIXES):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(sorted(SPACES))}, or give a .json / .toml spec file)"
+    )
 
 
 def make_space(args: argparse.Namespace) -> SearchSpace[Any]:
@@ -222,7 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     check_args(parser, args)
     configure_logging(args)
-    space = make_space(args)
+    try:
+        space = make_space(args)
+    except SpecError as err:
+        parser.error(f"argument --space: {err}")
     LOGGER.debug("predictor: %s", args.predictor or "the shipped one")
     try:
         predictor = load_predictor(args.predictor)
@@ -245,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_params=args.max_params,
             max_flops=args.max_flops,
             progress=LOGGER.info,
+            describe=args.describe,
         )
     except ValueError as err:
         parser.error(str(err))

@@ -215,6 +215,10 @@ class CellSpace(_Declared):
     def positions(self) -> tuple[tuple[str, ...], ...]:
         return self.choices  # type: ignore[return-value]
 
+    @property
+    def network(self) -> str:
+        return f"one-cell network, {self.channels} channels at {self.resolution}x{self.resolution}"
+
     def fixed_sizes(self) -> tuple[int, int]:
         return _stem_and_head(self.in_channels, self.channels, 1, self.resolution, self.num_classes)
 
@@ -289,6 +293,10 @@ class ChainSpace(_Declared):
         """Every node name the predictor may read, first seen first (see :meth:`node_name`)."""
         names = (self.node_name(i, op) for i, choices in enumerate(self.positions) for op in choices)
         return tuple(dict.fromkeys(names))
+
+    @property
+    def network(self) -> str:
+        return f"{len(self.layers)}-layer network at {self.resolution}x{self.resolution}, {self.num_classes} classes"
 
     def node_name(self, position: int, op: str) -> str:
         """The name the predictor reads for ``op`` at layer ``position``: ``_s<stride>`` where it downsamples."""
