@@ -219,6 +219,12 @@ def test_installed_wheel_scores_and_searches_from_another_directory(installed, t
     assert result["space"] == "nb201" and np.isfinite(result["score"])
     assert NB201Space().parse(result["arch"]) is not None and f"architecture    {result['arch']}" in search.stdout
 
+    (tmp_path / "cells.txt").write_text(f"{NB201_CELL}\n{result['arch']}\n")
+    _run([installed["python"], "-m", "tgnas_jax.score", "cells.txt", "--space", "nb201", "--out", "s.jsonl"], tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [r["arch"] for r in rows] == [NB201_CELL, result["arch"]] and rows[1]["rank"] == 1
+    assert rows[0]["score"] == pytest.approx(out["known"], abs=1e-4)
+
 
 @pytest.mark.slow
 def test_sdist_holds_the_checkpoints_and_license(installed):
