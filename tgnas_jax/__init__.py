@@ -5,10 +5,14 @@ The curated API: graphs and batching, the predictor, streaming scores, search, a
 """
 
 from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch
+from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.graph import ArchGraph, GraphError, prune
 from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
 from tgnas_jax.search import SearchResult, search
 from tgnas_jax.streaming import score_stream
+
+# Importing compiles nothing, and JAX reads the setting at a process's first compilation.
+enable_compilation_cache()
 
 #: The release; pyproject.toml reads it from here (the one place to bump it).
 __version__ = "0.1.0"

@@ -3,6 +3,10 @@
 Reads one architecture string per line (or a CSV column / JSON-lines field) from a file or from
 standard input, and writes a table with each architecture's score and rank (1 = best), plus its
 true accuracies where the space's benchmark table is reachable (--data-dir or $TGNAS_DATA_DIR).
+
+Across hosts (--num-processes, --process-id, --coordinator, or --distributed: jax.distributed's own
+detection), process I of N scores the I-th of N consecutive blocks of the input and writes
+OUT.partI-of-N.SUFFIX; the scores are gathered, so every part carries global indices and ranks.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import heapq
+import itertools
 import os
 import shutil
 import sys
@@ -32,6 +37,7 @@ from tgnas_jax.archfiles import (
     read_archs,
     short_float,
 )
+from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.data import DATA_DIR_ENV, DataError
 from tgnas_jax.embeddings import add_describe_option
 from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
@@ -50,7 +56,13 @@ EXAMPLES = """examples:
 Output columns: index (0-based position in the input), arch (as given), score (higher is better;
 -inf in CSV and Parquet, null in JSON: no data reaches the cell's output), rank, the true
 accuracies (%) where a benchmark table is reachable, and error with --skip-invalid. The rows keep
-the input's order; with --top K only the K best are written, best first."""
+the input's order; with --top K only the K best are written, best first.
+
+Two processes, one part each (index and rank are global; the parts in process order are the
+one-process table, with --top K the global K best, sorted by rank once merged):
+  python -m tgnas_jax.score cells.txt --space nb201 --out s.csv --num-processes 2 --process-id 0 --coordinator HOST:1234
+  python -m tgnas_jax.score cells.txt --space nb201 --out s.csv --num-processes 2 --process-id 1 --coordinator HOST:1234
+  { cat s.part0-of-2.csv; tail -n +2 s.part1-of-2.csv; } > s.csv    # JSONL: cat s.part*-of-2.jsonl"""
 
 
 def _bounded(least: int, most: int) -> Any:
@@ -97,6 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-size", type=_bounded(1, MAX_CHUNK), default=DEFAULT_CHUNK, metavar="N", help="architectures per chunk"
     )
     add_describe_option(parser)
+    hosts = parser.add_argument_group("across hosts (jax.distributed; needs an input file and --out)")
+    hosts.add_argument(
+        "--distributed",
+        action="store_true",
+        help="start jax.distributed, the options below or its cluster detection (TPU pods, SLURM, Open MPI) "
+        "filling in the rest; implied by them",
+    )
+    hosts.add_argument("--num-processes", type=_bounded(1, 1 << 20), default=None, metavar="N", help="processes in all")
+    hosts.add_argument("--process-id", type=_bounded(0, 1 << 20), default=None, metavar="I", help="this one, 0..N-1")
+    hosts.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="process 0's address, the same for all (default: $JAX_COORDINATOR_ADDRESS or detected)",
+    )
     add_verbosity(parser)
     return parser
 
@@ -195,11 +222,15 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 def _write(
     writer: RowWriter, records: Iterator[tuple[int, str]], scores: np.ndarray, ranks: np.ndarray,
-    keep: set[int] | None, space: SearchSpace[Any], lookup: Any, chunk_size: int,
+    keep: set[int] | None, space: SearchSpace[Any], lookup: Any, chunk_size: int, block: range | None = None,
 ) -> None:  # fmt: skip
-    """Pass two: the rows of the kept records (all when ``keep`` is ``None``), in input order or by rank."""
+    """Pass two: the rows of the kept records (all when ``keep`` is ``None``), in input order or by rank.
+
+    ``block``: the indices ``records`` holds (a process's share; default all of ``scores``).
+    """
+    block = range(len(scores)) if block is None else block
     held: list[dict[str, Any]] = []
-    for start, chunk in zip(range(0, len(scores), chunk_size), chunked(records, chunk_size), strict=False):
+    for start, chunk in zip(range(block.start, block.stop, chunk_size), chunked(records, chunk_size), strict=False):
         rows = []
         for index, (_, text) in enumerate(chunk, start=start):
             if keep is not None and index not in keep:
@@ -244,10 +275,64 @@ def _top(scores: np.ndarray, k: int) -> set[int]:
     return set(best)
 
 
+def _join(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, int] | None:
+    """``(process index, process count)`` from ``jax.distributed``, started here; ``None``: one process alone."""
+    if not (args.distributed or args.coordinator or args.num_processes is not None or args.process_id is not None):
+        return None
+    if args.input == "-":
+        parser.error("scoring across processes reads a file each of them opens: give an input file, not stdin")
+    if args.out is None:
+        parser.error("scoring across processes writes a part file per process: give --out FILE")
+    if (args.num_processes is None) != (args.process_id is None):
+        parser.error("--num-processes and --process-id go together")
+    if args.process_id is not None and args.process_id >= args.num_processes:
+        parser.error(f"--process-id must be below --num-processes ({args.num_processes}), got {args.process_id}")
+    import jax
+
+    # Before anything runs on a device: jax.distributed has to know every process first.
+    jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    return jax.process_index(), jax.process_count()
+
+
+def part_path(out: Path, process: int, count: int) -> Path:
+    """Where process ``process`` of ``count`` writes its rows: ``s.csv`` -> ``s.part0-of-2.csv``."""
+    return out.with_name(f"{out.stem}.part{process}-of-{count}{out.suffix}")
+
+
+def _block(records: Iterator[Any], process: int, count: int) -> tuple[range, int]:
+    """This process's consecutive share of the records' indices, and how many records there are."""
+    total = sum(1 for _ in records)
+    return range(process * total // count, (process + 1) * total // count), total
+
+
+def _gather(local: np.ndarray | None, total: int, count: int) -> np.ndarray | None:
+    """Every process's block of scores, in input order; ``None`` when a process failed (``local`` ``None`` here)."""
+    from jax.experimental import multihost_utils
+
+    mine = np.full(-(-total // count), np.nan, np.float32)
+    if local is not None:
+        mine[: len(local)] = local
+    blocks, failed = multihost_utils.process_allgather((mine, np.array([local is None])))
+    if failed.any():
+        if local is not None:  # a process that failed has said why
+            others = ", ".join(str(k) for k in np.flatnonzero(failed))
+            log.error("error: process %s failed (its log says why); no part written", others)
+        return None
+    sizes = [(k + 1) * total // count - k * total // count for k in range(count)]
+    return np.concatenate([block[:size] for block, size in zip(blocks, sizes, strict=True)])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args)
+    try:
+        joined = _join(parser, args)
+    except (RuntimeError, ValueError) as err:  # jax.distributed: no coordinator, or it did not answer
+        log.error("error: cannot start jax.distributed: %s", err)
+        return 1
+    if joined is not None:
+        args.out = part_path(args.out, *joined)
     fmt_out = _check_out(parser, args)
     space = get_space(args.space)
     columns = ["index", "arch", "score", "rank"]
@@ -274,26 +359,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             columns.append("error")
         start = time.perf_counter()
         try:
-            scored = _score_all(predictor, space, _records(path, name, fmt_in, args.column), args, name)
-        except InputError as err:
+            block, total = (None, 0) if joined is None else _block(_records(path, name, fmt_in, args.column), *joined)
+        except InputError as err:  # each process reads the whole file, so all of them stop here
             log.error("error: %s", err)
             return 1
-        scores = scored.scores
+        records = _records(path, name, fmt_in, args.column)
+        try:
+            scored = _score_all(
+                predictor, space, records if block is None else itertools.islice(records, block.start, block.stop),
+                args, name,
+            )  # fmt: skip
+        except InputError as err:
+            log.error("error: %s", err)
+            if block is None:
+                return 1
+            scored = None
+        if block is None:
+            scores = scored.scores
+        else:
+            gathered = _gather(None if scored is None else scored.scores, total, joined[1])
+            if gathered is None:
+                return 1
+            scores = gathered
         seconds = time.perf_counter() - start
         keep = _top(scores, args.top) if args.top is not None else None
         types = {"index": "int", "rank": "int", "arch": "str", "error": "str"}
         writer = RowWriter(args.out, fmt_out, columns, {c: types.get(c, "float") for c in columns})
         try:
             records = _records(path, name, fmt_in, args.column)
-            _write(writer, records, scores, _ranks(scores), keep, space, lookup, args.chunk_size)
+            if block is not None:
+                records = itertools.islice(records, block.start, block.stop)
+            _write(writer, records, scores, _ranks(scores), keep, space, lookup, args.chunk_size, block)
             writer.close()
         except BaseException:
             writer.discard()
             raise
-    rate = len(scores) / seconds if seconds > 0 else float("inf")
+    mine = len(scores) if block is None else len(block)
+    rate = mine / seconds if seconds > 0 else float("inf")
     log.info(
-        "scored %s architectures in %.2f s (%s/s)%s%s",
-        f"{len(scores):,}",
+        "scored %s architectures%s in %.2f s (%s/s)%s%s",
+        f"{mine:,}",
+        "" if block is None else f" (records {block.start:,}..{block.stop - 1:,} of {total:,})",
         seconds,
         f"{rate:,.0f}",
         f", {scored.invalid:,} invalid" if scored.invalid else "",
@@ -303,4 +409,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    enable_compilation_cache(min_compile_seconds=0)
     sys.exit(main())

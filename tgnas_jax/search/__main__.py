@@ -18,7 +18,8 @@ import numpy as np
 
 from tgnas_jax import strictjson
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, unwritable
-from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError, cache_dir
+from tgnas_jax.compilation import enable_compilation_cache
+from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError
 from tgnas_jax.embeddings import add_describe_option
 from tgnas_jax.predictor import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
@@ -148,12 +149,6 @@ def make_space(args: argparse.Namespace) -> SearchSpace[Any]:
         classes, side = DATASETS[args.dataset or "cifar10"]
         return NB201Space(num_classes=classes, input_size=side)
     return get_space(args.space)
-
-
-def enable_compilation_cache() -> None:
-    """Keep compiled searches on disk, so a second run in a new process skips XLA compilation."""
-    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 def _millions(count: int | None) -> str:
@@ -303,5 +298,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    enable_compilation_cache()
+    enable_compilation_cache(min_compile_seconds=0)
     sys.exit(main())
