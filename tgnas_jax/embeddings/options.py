@@ -37,5 +37,5 @@ def add_describe_option(parser: argparse.ArgumentParser) -> None:
         action=_CollectDescriptions,
         metavar="OP=TEXT",
         help="embed operator OP from the sentence TEXT instead of its table or derived description "
-        "(repeatable; the last one given for an operator wins)",
+        "(repeatable; the last one given for an operator wins; default: none)",
     )
