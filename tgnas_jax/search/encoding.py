@@ -58,12 +58,23 @@ UNREACHABLE = 2**30
 class Encoding(abc.ABC, Generic[Arch]):
     """How one search space is searched: its choices, cells, supernet and size tables.
 
-    Subclasses set ``space``, ``template`` (shared by all ``num_cells`` cell types),
-    ``cardinality``, ``supernet_ops`` (the ops each supernet slot starts with), ``cost_tables``
-    (``metric -> (constant, table[C, S, len(space.ops)])``, the sizes budgets bound, as
-    ``space.num_params`` / ``space.num_flops`` count them) and ``prior_table`` (the FLOP table,
-    which the predictor's size prior reads; ``None`` where the space counts no FLOPs), and
-    implement the methods below.
+    The contract, for a space of one's own (registered with :func:`register_encoding`):
+
+    * set ``space``, ``template`` (a :class:`CellTemplate` shared by all ``num_cells`` cell types:
+      inputs, slots, output and the slot-level wiring), ``cardinality`` (values of each integer
+      choice), ``supernet_ops`` (the ops each supernet slot starts with), ``cost_tables``
+      (``metric -> (constant, table[C, S, len(space.ops)])``, the additive sizes budgets bound, as
+      ``space.num_params`` / ``space.num_flops`` count them; ``{}``: no budgets) and
+      ``prior_table`` (the FLOP table, which the predictor's size prior reads; ``None`` where the
+      space counts no FLOPs);
+    * implement :meth:`slot_ops` (jittable: choices -> the op of every slot), :meth:`to_arch` /
+      :meth:`from_arch` (choices <-> the space's objects) and :meth:`sizes`;
+    * override, where the space needs it, :meth:`wiring` (searched edges), :meth:`valid` (rules
+      beyond the graph), :meth:`initial_alive` (slots offering different ops), :meth:`path_choices`
+      (a pruned supernet -> choices), :meth:`min_cost` and :meth:`cheapest` (budgets).
+
+    ``tests/search/test_declared_search.py`` shows the checks a new encoding should pass: jitted
+    scores equal ``Predictor.score``, size tables exact, every method returns a valid architecture.
     """
 
     space: SearchSpace[Arch]
