@@ -24,6 +24,7 @@ import orbax.checkpoint as ocp
 from flax import traverse_util
 from flax.core import unfreeze
 
+from tgnas_jax import parallel
 from tgnas_jax.batching import Budget, dense_batch, map_dense_chunks, pad_batch
 from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings.descriptions import check_overrides, overridden
@@ -131,7 +132,7 @@ class Predictor:
     def __post_init__(self) -> None:
         if not self.members:
             raise ValueError("a predictor needs at least one ensemble member")
-        self._stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *self.members)
+        self._stacked = parallel.replicate(jax.tree.map(lambda *xs: jnp.stack(xs), *self.members))
         model = GCN(self.model_config)
 
         def ensemble(stacked: Any, graph: Any, op_table: jax.Array, output_id: jax.Array) -> jax.Array:
@@ -145,9 +146,16 @@ class Predictor:
 
         self._ensemble = jax.jit(ensemble)
         self._blends: dict[tuple[str, str, tuple[tuple[str, str], ...]], CostBlend | None] = {}
+        # Host-side batches are spread over every local device (parallel.py): dense cells row by row,
+        # packed jraph batches one per device (parallel.stack), each device scoring its own.
         self._ensemble_dense = jax.jit(
-            lambda stacked, adjacency, ops, mask, op_table, output_id: ensemble(
-                stacked, dense_batch(adjacency, ops, mask), op_table, output_id
+            lambda stacked, adjacency, ops, mask, op_table, output_id: parallel.over_devices(
+                lambda a, o, m: ensemble(stacked, dense_batch(a, o, m), op_table, output_id), adjacency, ops, mask
+            )
+        )
+        self._ensemble_packed = jax.jit(
+            lambda weights, graphs: parallel.over_devices(
+                lambda g: ensemble(weights[0], parallel.unstack(g), weights[1], weights[2])[None], graphs
             )
         )
 
@@ -195,7 +203,7 @@ class Predictor:
         def scores(a: np.ndarray, o: np.ndarray, m: np.ndarray) -> jax.Array:
             return self._ensemble_dense(self._stacked, a, o, m, table, output_id)
 
-        return map_dense_chunks(scores, adjacency, ops, mask, min(batch_size, _bucket(len(ops))))
+        return map_dense_chunks(scores, adjacency, ops, mask, parallel.round_up(min(batch_size, _bucket(len(ops)))))
 
     def score_graphs(
         self, graphs: Sequence[ArchGraph], batch_size: int = 1024, describe: Mapping[str, str] | None = None
@@ -210,16 +218,21 @@ class Predictor:
         slot = {g: i for i, g in enumerate(dict.fromkeys(graphs))}
         unique = list(slot)
         vocab = tuple(dict.fromkeys(op for g in unique for op in g.ops))
-        scorer, weights = self.scoring_fn(vocab, describe)
-        size = min(batch_size, _bucket(len(unique)))
+        weights = (self._stacked, self.op_table(vocab, describe), _output_id(vocab))
+        size = parallel.round_up(min(batch_size, _bucket(len(unique))))
+        # One padded batch per device, each sized for its share of a chunk.
         budget = Budget.for_batch(
-            size, _bucket(max(g.num_nodes for g in unique)), _bucket(max(g.num_edges for g in unique))
+            size // parallel.device_count(),
+            _bucket(max(g.num_nodes for g in unique)),
+            _bucket(max(g.num_edges for g in unique)),
         )
         scores = np.empty(len(unique), np.float32)
         for start in range(0, len(unique), size):
-            chunk = unique[start : start + size]
-            batch, _ = pad_batch(chunk, budget, vocab)
-            scores[start : start + len(chunk)] = np.asarray(scorer(weights, batch))[: len(chunk)]
+            shares = parallel.split(unique[start : start + size])
+            batches = parallel.stack([pad_batch(share, budget, vocab)[0] for share in shares])
+            per_device = np.asarray(self._ensemble_packed(weights, batches))
+            got = np.concatenate([row[: len(share)] for row, share in zip(per_device, shares, strict=True)])
+            scores[start : start + len(got)] = got
         return scores[[slot[g] for g in graphs]]
 
     def score(
@@ -637,7 +650,8 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
         raise CheckpointError(f"{where}: {VECTORS}: {err}") from err
     _check_vectors(arrays, embedding, where)
     try:
-        restored = ocp.StandardCheckpointer().restore(path / PARAMS)
+        checkpointer = ocp.StandardCheckpointer()
+        restored = checkpointer.restore(path / PARAMS, _restore_target(checkpointer, path / PARAMS))
         members = restored["members"]
     except Exception as err:  # orbax, tensorstore and msgpack raise many types
         raise CheckpointError(f"{where}: {PARAMS}/: {err}") from err
@@ -656,6 +670,16 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
     )
     _probe(predictor, where)
     return predictor
+
+
+def _restore_target(checkpointer: ocp.StandardCheckpointer, params: Path) -> Any:
+    """``None`` (as saved) for one process; under ``jax.distributed``, the saved tree on this process's own
+    first device: orbax refuses, untargeted, a checkpoint saved under another process topology."""
+    if jax.process_count() == 1:
+        return None
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    saved = checkpointer.metadata(params).item_metadata
+    return jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), saved)
 
 
 def load_predictor(path: str | Path | None = None) -> Predictor:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from tgnas_jax import parallel
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress, unwritable
 from tgnas_jax.archfiles import (
     INPUT_FORMATS,
@@ -309,7 +310,7 @@ def _gather(local: np.ndarray | None, total: int, count: int) -> np.ndarray | No
     """Every process's block of scores, in input order; ``None`` when a process failed (``local`` ``None`` here)."""
     from jax.experimental import multihost_utils
 
-    mine = np.full(-(-total // count), np.nan, np.float32)
+    mine = np.full(max(-(-total // count), 1), np.nan, np.float32)  # equal shapes, none empty
     if local is not None:
         mine[: len(local)] = local
     blocks, failed = multihost_utils.process_allgather((mine, np.array([local is None])))
@@ -395,11 +396,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             writer.discard()
             raise
     mine = len(scores) if block is None else len(block)
+    share = (
+        ""
+        if block is None
+        else f" (of {total:,}, from index {block.start:,}; process {joined[0]} of {joined[1]}, "
+        f"{parallel.device_count()} local devices)"
+    )
     rate = mine / seconds if seconds > 0 else float("inf")
     log.info(
         "scored %s architectures%s in %.2f s (%s/s)%s%s",
         f"{mine:,}",
-        "" if block is None else f" (records {block.start:,}..{block.stop - 1:,} of {total:,})",
+        share,
         seconds,
         f"{rate:,.0f}",
         f", {scored.invalid:,} invalid" if scored.invalid else "",

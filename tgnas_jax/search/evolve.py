@@ -14,7 +14,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from evosax.algorithms import DifferentialEvolution
 
 from tgnas_jax.search.problem import Problem, RunOutput
 
@@ -51,6 +50,10 @@ def evolve(
     state starts with unscored members at ``+inf`` and the scan's first step scores the initial
     population instead of asking DE for trials. ``history`` is the best objective after each step.
     """
+    # Imported here: evosax computes on import, which would start jax's backend before a
+    # jax.distributed.initialize (python -m tgnas_jax.score --num-processes) could run.
+    from evosax.algorithms import DifferentialEvolution
+
     encoding = problem.encoding
     strategy = DifferentialEvolution(population_size=population, solution=jnp.zeros(encoding.num_genes))
     params = strategy.default_params.replace(

@@ -17,6 +17,7 @@ import jraph
 import numpy as np
 from flax import struct
 
+from tgnas_jax import parallel
 from tgnas_jax.predictor import CostBlend, Predictor
 from tgnas_jax.search.cells import cell_batch
 from tgnas_jax.search.encoding import METRICS, Encoding
@@ -135,10 +136,11 @@ class Problem:
         return gcn if self.prior is None else self.prior.apply(gcn, jnp.log(flops().astype(jnp.float32)))
 
     def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
-        """Scores of ``B`` rendered cells of one template (any slot width)."""
+        """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices."""
         template = self.encoding.template
         width = (ops.shape[-1] - template.num_inputs - 1) // template.num_slots
-        return self.scorer(cell_batch(adjacency, ops, mask, template.structure(width)))
+        structure = template.structure(width)
+        return parallel.over_devices(lambda a, o, m: self.scorer(cell_batch(a, o, m, structure)), adjacency, ops, mask)
 
     def scores(self, choices: jax.Array) -> jax.Array:
         """``[B]`` predicted scores of ``choices[B, genes]``: the mean over cell types, ``-inf`` if invalid."""

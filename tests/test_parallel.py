@@ -1,0 +1,105 @@
+"""Data-parallel scoring: four forced CPU devices give the one-device scores, each device scoring its share.
+
+The device count is fixed when jax starts, so the four-device side runs this file as a script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import tgnas_jax
+from tgnas_jax import parallel
+from tgnas_jax.predictor import load_predictor
+from tgnas_jax.spaces import NB201Space
+
+SPACE = NB201Space()
+#: Not a multiple of 4, so the last chunk is padded; the broken cell scores -inf on any device.
+CELLS = [SPACE.format(a) for a in SPACE.samples(37, seed=5)] + ["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
+DENSE_SEED, DENSE_ROWS = 7, 21
+#: A random search: its population is scored by Problem.scores inside the jitted search, spread like the rest.
+SEARCH = {"method": "random", "population": 8, "evaluations": 30}
+
+
+def _report(path: str) -> dict:
+    """What the four-device process measures: which devices each packed batch's scores live on, and the scores."""
+    predictor = load_predictor(path)
+    packed, spans = predictor._ensemble_packed, []
+
+    def spy(*args):
+        out = packed(*args)
+        spans.append(sorted(d.id for d in out.sharding.device_set))
+        return out
+
+    predictor._ensemble_packed = spy
+    scores = predictor.score(CELLS, "nb201")
+    odd = jax.jit(lambda x: parallel.over_devices(lambda y: y * 2.0, x))(np.arange(6.0))
+    found = tgnas_jax.search("nb201", predictor, **SEARCH)
+    return {
+        "devices": len(jax.devices()),
+        "spans": spans,
+        "scores": [float(s) for s in scores],
+        "dense": [float(s) for s in _dense(predictor)],
+        "odd": odd.tolist(),
+        "odd_devices": len(odd.sharding.device_set),
+        "search": [found.arch_text, found.score],
+    }
+
+
+def _dense(predictor):
+    rng = np.random.default_rng(DENSE_SEED)
+    adjacency = np.triu(rng.integers(0, 2, (DENSE_ROWS, 5, 5)), 1).astype(np.uint8)
+    ops = rng.integers(0, 3, (DENSE_ROWS, 5)).astype(np.int32)
+    return predictor.score_dense(
+        adjacency, ops, np.ones((DENSE_ROWS, 5), np.float32), ("input", "output", "conv3x3-bn-relu")
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory, make_tiny_predictor) -> Path:
+    path = tmp_path_factory.mktemp("tiny") / "predictor"
+    make_tiny_predictor().save(path)
+    return path
+
+
+def test_one_device_runs_unsplit() -> None:
+    assert len(jax.local_devices()) == 1 and parallel.device_count() == 1
+    assert parallel.round_up(5) == 5 and parallel.split([1, 2, 3]) == [[1, 2, 3]]
+
+
+@pytest.mark.slow
+def test_four_devices_score_as_one(tiny: Path) -> None:
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    child = subprocess.run(
+        [sys.executable, __file__, str(tiny)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    got = json.loads(child.stdout.strip().splitlines()[-1])
+    assert got["devices"] == 4
+    assert got["spans"] and all(span == [0, 1, 2, 3] for span in got["spans"])
+    assert got["odd"] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0] and got["odd_devices"] == 4
+
+    predictor = load_predictor(tiny)
+    expected = predictor.score(CELLS, SPACE)
+    assert np.isneginf(expected[-1])
+    np.testing.assert_allclose(got["scores"], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["dense"], _dense(predictor), rtol=1e-5, atol=1e-6)
+    alone = tgnas_jax.search("nb201", predictor, **SEARCH)
+    assert got["search"][0] == alone.arch_text
+    assert got["search"][1] == pytest.approx(alone.score, rel=1e-5, abs=1e-6)
+
+
+if __name__ == "__main__":  # the four-device side of test_four_devices_score_as_one
+    print(json.dumps(_report(sys.argv[1])))

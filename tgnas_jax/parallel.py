@@ -1,0 +1,80 @@
+"""Spreading score batches over every local device: data parallelism with ``jax.sharding``.
+
+One :class:`~jax.sharding.Mesh` over the process's local devices, one ``"batch"`` axis: a scoring
+function runs under ``jax.shard_map`` on each device's share of the batch, the weights it closes
+over replicated. A cell's score depends on that cell alone, so splitting changes no result beyond
+float rounding. With one device nothing is split: the function runs as it is.
+
+Local devices, not ``jax.devices()``: under ``jax.distributed`` each process scores records of its
+own (``python -m tgnas_jax.score --num-processes``), so no program has to run on all hosts in lockstep.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+AXIS = "batch"
+
+
+@functools.cache
+def local_mesh() -> Mesh:
+    """The mesh of this process's devices along :data:`AXIS` (fixed once jax has started)."""
+    return Mesh(np.array(jax.local_devices()), (AXIS,))
+
+
+def device_count() -> int:
+    """How many devices a batch is spread over."""
+    return local_mesh().size
+
+
+def round_up(size: int) -> int:
+    """The least multiple of the device count that is ``>= size``: a batch size every device gets a share of."""
+    devices = device_count()
+    return -(-size // devices) * devices
+
+
+def replicate(tree: Any) -> Any:
+    """``tree`` copied onto every local device (weights loaded onto one device would not mix with a spread batch)."""
+    mesh = local_mesh()
+    return tree if mesh.size == 1 else jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def over_devices(fn: Callable[..., jax.Array], *batch: Any) -> jax.Array:
+    """``fn(*batch)``, each device computing the rows of its share of the leading axis; call it under jit.
+
+    ``batch`` (arrays or pytrees of them, one leading length) is zero-padded to a multiple of the
+    device count and the padding's rows are dropped from the result, so ``fn`` must treat rows
+    independently and give padding rows a harmless value. Values ``fn`` closes over are replicated.
+    """
+    mesh = local_mesh()
+    if mesh.size == 1:
+        return fn(*batch)
+    rows = jax.tree.leaves(batch)[0].shape[0]
+    pad = round_up(rows) - rows
+    if pad:
+        batch = jax.tree.map(lambda x: jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)), batch)
+    out = jax.shard_map(fn, mesh=mesh, in_specs=PartitionSpec(AXIS), out_specs=PartitionSpec(AXIS))(*batch)
+    return out[:rows] if pad else out
+
+
+def split(items: Sequence[Any]) -> list[Sequence[Any]]:
+    """``items`` in :func:`device_count` consecutive runs of ``ceil(len / devices)``, the last shorter or empty."""
+    share = max(round_up(len(items)) // device_count(), 1)
+    return [items[start : start + share] for start in range(0, share * device_count(), share)]
+
+
+def stack(trees: Sequence[Any]) -> Any:
+    """One tree whose leaves gain a leading axis, one row per device (numpy, on the host)."""
+    return jax.tree.map(lambda *xs: np.stack(xs), *trees)
+
+
+def unstack(tree: Any) -> Any:
+    """A device's own tree out of its one-row share of :func:`stack`'s result."""
+    return jax.tree.map(lambda x: x[0], tree)
