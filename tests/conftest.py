@@ -45,6 +45,14 @@ def make_tiny_predictor() -> Callable[..., Predictor]:
 
 
 @pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory, make_tiny_predictor: Callable[..., Predictor]) -> Path:
+    """A saved tiny predictor, for command lines that load one from a folder."""
+    path = tmp_path_factory.mktemp("tiny") / "predictor"
+    make_tiny_predictor().save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def flip_each_byte() -> Callable[[Path, int], Iterator[int]]:
     """Rewrite a file with one byte flipped at every ``step``-th offset in turn, yielding each offset."""
 

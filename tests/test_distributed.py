@@ -25,13 +25,6 @@ CELLS = [SPACE.format(a) for a in SPACE.samples(23, seed=11)]
 INPUT = [CELLS[0], "|nor_conv_3x3~0|+|bogus~0|", *CELLS[1:], "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory, make_tiny_predictor) -> Path:
-    path = tmp_path_factory.mktemp("tiny") / "predictor"
-    make_tiny_predictor().save(path)
-    return path
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

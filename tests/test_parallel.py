@@ -62,13 +62,6 @@ def _dense(predictor):
     )
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory, make_tiny_predictor) -> Path:
-    path = tmp_path_factory.mktemp("tiny") / "predictor"
-    make_tiny_predictor().save(path)
-    return path
-
-
 def test_one_device_runs_unsplit() -> None:
     assert len(jax.local_devices()) == 1 and parallel.device_count() == 1
     assert parallel.round_up(5) == 5 and parallel.split([1, 2, 3]) == [[1, 2, 3]]

@@ -221,3 +221,16 @@ def test_bad_descriptions_are_named(describe, error, message):
 def test_onehot_predictor_refuses_descriptions():
     with pytest.raises(ValueError, match=r"one-hot features .*'conv3x3-bn-relu'"):
         _predictor(features="onehot").score([CHAIN], describe={"conv3x3-bn-relu": "Convolution 3x3"})
+
+
+def test_prior_false_gives_the_gcn_alone(make_tiny_predictor):
+    """Scores of a space blend in the size prior unless asked not to; raw graphs never get it."""
+    import dataclasses
+
+    predictor, space = make_tiny_predictor(cost_weight=0.5), NB201Space()
+    cells = [space.format(a) for a in space.samples(20, seed=2)]
+    gcn_alone = dataclasses.replace(predictor, cost_weight=0.0).score(cells, space)
+    np.testing.assert_allclose(predictor.score(cells, space, prior=False), gcn_alone, rtol=1e-6)
+    assert not np.allclose(predictor.score(cells, space), gcn_alone)
+    best = predictor.rank(cells, space, k=1, prior=False)[0]
+    assert best[1] == pytest.approx(float(gcn_alone.max()), rel=1e-6)

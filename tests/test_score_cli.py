@@ -22,13 +22,6 @@ BROKEN = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory, make_tiny_predictor) -> Path:
-    path = tmp_path_factory.mktemp("tiny") / "predictor"
-    make_tiny_predictor().save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def loaded(tiny: Path):
     from tgnas_jax.predictor import load_predictor
 
@@ -238,3 +231,10 @@ def test_describe_overrides_reach_the_scores(hash_embedded, tmp_path: Path, monk
         runs.append({r["arch"]: float(r["score"]) for r in csv.DictReader(io.StringIO(capsys.readouterr().out))})
     assert runs[0][conv] != runs[1][conv] and runs[0][pool] == runs[1][pool]
     assert "A learned wavelet transform" in encoder.encoded
+
+
+def test_no_prior_scores_the_gcn_alone(cells_file: Path, tiny: Path, loaded, monkeypatch, capsys) -> None:
+    assert _run([str(cells_file), "--space", "nb201", "--no-prior"], monkeypatch, tiny) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    expected = loaded.score([*CELLS, BROKEN], SPACE, prior=False)
+    np.testing.assert_allclose([float(r["score"]) for r in rows][:-1], expected[:-1], rtol=1e-5, atol=1e-5)

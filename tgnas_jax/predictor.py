@@ -236,7 +236,11 @@ class Predictor:
         return scores[[slot[g] for g in graphs]]
 
     def score(
-        self, archs: Any, space: SearchSpace | str | None = None, describe: Mapping[str, str] | None = None
+        self,
+        archs: Any,
+        space: SearchSpace | str | None = None,
+        describe: Mapping[str, str] | None = None,
+        prior: bool = True,
     ) -> Any:
         """Scores of architectures: a space's objects or strings (with ``space``, a space or its
         registered name such as ``"nb201"``), ``ArchGraph``s, or tuples of them (multi-cell
@@ -245,8 +249,8 @@ class Predictor:
         ``archs`` is a sequence (scores come back as an array) or one architecture: a string, an
         ``ArchGraph`` or a space object that is no list or tuple (its score comes back as a float;
         wrap an NB201 op tuple in a list). With ``space`` and a nonzero :attr:`cost_weight`, the
-        GCN score is blended with the space's FLOP count (:meth:`cost_blend`); raw graphs get the
-        GCN score alone (``dataclasses.replace(predictor, cost_weight=0)`` turns the prior off).
+        GCN score is blended with the space's FLOP count (:meth:`cost_blend`), so scores compare
+        within a space; ``prior=False`` gives the GCN score alone, as raw graphs always get.
 
         ``describe`` maps operator names to sentences of your own (``{"my_op": "Convolution 3x3 with
         ..."}``), embedded instead of the table's or the one derived from the name, for this call only;
@@ -254,7 +258,7 @@ class Predictor:
         """
         check_overrides(describe)
         if _is_single(archs):
-            return float(self.score([archs], space, describe)[0])
+            return float(self.score([archs], space, describe, prior)[0])
         if isinstance(space, str):
             space = get_space(space)
         if space is not None:
@@ -263,7 +267,7 @@ class Predictor:
         else:
             cells = [_as_cells(a) for a in archs]
         scores = self._score_cells(cells, describe)
-        blend = self.cost_blend(space, describe=describe) if space is not None else None
+        blend = self.cost_blend(space, describe=describe) if space is not None and prior else None
         if blend is not None:
             scores = blend.apply(scores, np.log([space.num_flops(a) for a in parsed]))
         return scores
@@ -274,13 +278,14 @@ class Predictor:
         space: SearchSpace | str | None = None,
         k: int = 10,
         describe: Mapping[str, str] | None = None,
+        prior: bool = True,
     ) -> list[tuple[Any, float]]:
         """The ``k`` best-scored of ``archs`` with their scores, best first (ties keep input order).
 
-        ``describe``: operator sentences of your own, as in :meth:`score`.
+        ``describe`` and ``prior`` as in :meth:`score`.
         """
         archs = list(archs)
-        scores = self.score(archs, space, describe)
+        scores = self.score(archs, space, describe, prior)
         return [(archs[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
 
     def __repr__(self) -> str:

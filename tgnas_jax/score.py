@@ -12,7 +12,6 @@ OUT.partI-of-N.SUFFIX; the scores are gathered, so every part carries global ind
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import heapq
 import itertools
 import os
@@ -205,7 +204,8 @@ def _score_all(
                 if error is not None and not args.skip_invalid:
                     raise InputError(f"{name} line {line}: {error} (--skip-invalid writes such lines and goes on)")
             if good:
-                scores[good] = predictor.score([chunk[i][2] for i in good], space, describe=args.describe)
+                archs = [chunk[i][2] for i in good]
+                scores[good] = predictor.score(archs, space, describe=args.describe, prior=not args.no_prior)
             scored.invalid += len(chunk) - len(good)
             scored.parts.append(scores)
             bar.update(len(chunk))
@@ -346,8 +346,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CheckpointError as err:
             log.error("error: %s", err)
             return 1
-        if args.no_prior:
-            predictor = dataclasses.replace(predictor, cost_weight=0.0)
         lookup = None
         if args.data_dir is not None or os.environ.get(DATA_DIR_ENV):
             try:
