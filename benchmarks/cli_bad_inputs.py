@@ -5,7 +5,8 @@ and never print a traceback.
 
 The invocations are the issue's list of bad training options, search sizes and seeds, unreadable
 or damaged benchmark tables (a CSV missing its last 40 bytes, a binary CSV) and unwritable outputs,
-for ``train``, ``search``, ``evaluate`` and ``embed``. Prints a table and writes JSON.
+for ``train``, ``search``, ``evaluate``, ``embed`` and ``score`` (bad options, unreadable, binary
+or invalid input files, bad space specs). Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -78,6 +79,36 @@ def invocations(data: Path, damaged: dict[str, Path], tmp: Path) -> list[tuple[s
         ("embed (no operator)", ["tgnas_jax.embed"]),
         ("embed --length bogus", ["tgnas_jax.embed", "--length", "bogus", "conv3x3"]),
         ("embed --describe without =", ["tgnas_jax.embed", "--describe", "conv3x3", "conv3x3"]),
+    ]
+    files = {
+        "cells.txt": "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|\n",
+        "binary.txt": bytes(range(256)) * 64,
+        "invalid.txt": "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|\n|bogus~0|\n",
+        "nocolumn.csv": "name,cell\na,b\n",
+        "badjson.jsonl": '{"arch": 5}\n{oops\n',
+        "spec.json": '{"kind": "chain", "name": "m", "layers": [{"choices": ["identity"], "stride": 2}]}',
+    }
+    for name, content in files.items():
+        (tmp / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    score = ["tgnas_jax.score", str(tmp / "cells.txt"), "--space", "nb201"]
+    for args in (
+        ["--top", "0"], ["--chunk-size", "0"], ["--out", "/proc/forbidden/x.csv"], ["--to", "parquet"],
+        ["--to", "bogus"], ["--format", "bogus"], ["--data-dir", "/nonexistent"], ["--predictor", "/nonexistent"],
+        ["--process-id", "1"], ["--num-processes", "2", "--process-id", "2", "--out", str(tmp / "s.csv")],
+        ["--describe", "noequals"], ["-q", "-v"],
+    ):  # fmt: skip
+        cases.append(("score " + " ".join(args), [*score, *args]))
+    cases += [
+        ("score (no --space)", ["tgnas_jax.score", str(tmp / "cells.txt")]),
+        ("score --space bogus", ["tgnas_jax.score", str(tmp / "cells.txt"), "--space", "bogus"]),
+        ("score, no such input", ["tgnas_jax.score", str(tmp / "absent.txt"), "--space", "nb201"]),
+        *[
+            (f"score, {name}", ["tgnas_jax.score", str(tmp / name), "--space", "nb201"])
+            for name in ("binary.txt", "invalid.txt", "nocolumn.csv", "badjson.jsonl")
+        ],
+        *[(f"score, {k} NB201 CSV", [*score, "--data-dir", str(v)]) for k, v in damaged.items()],
+        ("score --space bad spec", ["tgnas_jax.score", str(tmp / "cells.txt"), "--space", str(tmp / "spec.json")]),
+        ("search --space bad spec", ["tgnas_jax.search", "--space", str(tmp / "spec.json")]),
     ]
     return cases
 

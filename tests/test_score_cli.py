@@ -238,3 +238,16 @@ def test_no_prior_scores_the_gcn_alone(cells_file: Path, tiny: Path, loaded, mon
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     expected = loaded.score([*CELLS, BROKEN], SPACE, prior=False)
     np.testing.assert_allclose([float(r["score"]) for r in rows][:-1], expected[:-1], rtol=1e-5, atol=1e-5)
+
+
+def test_a_space_spec_file_is_scored(tiny: Path, loaded, tmp_path: Path, monkeypatch, capsys) -> None:
+    from tgnas_jax.spaces import load_space
+
+    spec = tmp_path / "cell.toml"
+    spec.write_text('kind = "cell"\nname = "c"\nedges = [[0, 1], [1, 2], [0, 2]]\nchoices = ["nor_conv_3x3", "none"]\n')
+    source = tmp_path / "in.txt"
+    source.write_text("nor_conv_3x3,nor_conv_3x3,none\nnone,none,nor_conv_3x3\n")
+    assert _run([str(source), "--space", str(spec)], monkeypatch, tiny) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    expected = loaded.score(source.read_text().split(), load_space(spec))
+    np.testing.assert_allclose([float(r["score"]) for r in rows], expected, rtol=1e-5, atol=1e-5)

@@ -88,3 +88,14 @@ def unwritable(path: Path) -> str | None:
     except OSError as err:
         return err.strerror or str(err)
     return None
+
+
+def space_name(text: str) -> str:
+    """``--space``: a registered space's name or a ``.json`` / ``.toml`` spec file (read later, errors then)."""
+    from tgnas_jax.spaces import SPACES, SPEC_SUFFIXES
+
+    if text in SPACES or text.lower().endswith(SPEC_SUFFIXES):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(sorted(SPACES))}, or give a .json / .toml spec file)"
+    )

@@ -27,7 +27,15 @@ import numpy as np
 from tqdm import tqdm
 
 from tgnas_jax import parallel
-from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress, unwritable
+from tgnas_jax._cli import (
+    LOGGER,
+    HelpFormatter,
+    add_verbosity,
+    configure_logging,
+    shows_progress,
+    space_name,
+    unwritable,
+)
 from tgnas_jax.archfiles import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
@@ -42,7 +50,7 @@ from tgnas_jax.data import DATA_DIR_ENV, DataError
 from tgnas_jax.embeddings import add_describe_option
 from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
 from tgnas_jax.search.truth import accuracy_columns, accuracy_names
-from tgnas_jax.spaces import SPACES, SearchSpace, SpaceError, get_space
+from tgnas_jax.spaces import SPACES, SearchSpace, SpaceError, SpecError, get_space
 from tgnas_jax.streaming import DEFAULT_CHUNK, chunked, prefetched
 
 log = LOGGER.getChild("score")
@@ -87,7 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     parser.add_argument("input", nargs="?", default="-", help="file of architectures (default: - for standard input)")
-    parser.add_argument("--space", choices=sorted(SPACES), required=True, help="the space the architectures belong to")
+    parser.add_argument(
+        "--space",
+        type=space_name,
+        required=True,
+        metavar="SPACE",
+        help=f"the space the architectures belong to: {', '.join(sorted(SPACES))}, or a .json / .toml spec file",
+    )
     parser.add_argument(
         "--format", choices=INPUT_FORMATS, default=None, help="input format (default: from the suffix; else lines)"
     )
@@ -335,7 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if joined is not None:
         args.out = part_path(args.out, *joined)
     fmt_out = _check_out(parser, args)
-    space = get_space(args.space)
+    try:
+        space = get_space(args.space)
+    except SpecError as err:
+        parser.error(f"argument --space: {err}")
     columns = ["index", "arch", "score", "rank"]
     with tempfile.TemporaryDirectory(prefix="tgnas-score-") as scratch:
         path = _open_input(parser, args.input, Path(scratch) / "stdin")

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from tgnas_jax import strictjson
-from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, unwritable
+from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, space_name, unwritable
 from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError
 from tgnas_jax.embeddings import add_describe_option
@@ -25,7 +25,7 @@ from tgnas_jax.predictor import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
 from tgnas_jax.search.limits import MAX_GENERATIONS, MAX_POPULATION, MAX_QUERIES, search_cost
 from tgnas_jax.search.truth import check_table, has_truth, true_accuracies
-from tgnas_jax.spaces import SPACES, SPEC_SUFFIXES, DartsSpace, NB201Space, SearchSpace, SpecError, get_space
+from tgnas_jax.spaces import SPACES, DartsSpace, NB201Space, SearchSpace, SpecError, get_space
 from tgnas_jax.spaces.darts import SETTINGS
 from tgnas_jax.spaces.nb201 import DATASETS
 
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--space",
-        type=_space_name,
+        type=space_name,
         default="nb201",
         metavar="SPACE",
         help=f"search space: {', '.join(sorted(SPACES))}, or a .json / .toml space spec file (see the README)",
@@ -131,14 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_describe_option(parser)
     add_verbosity(parser)
     return parser
-
-
-def _space_name(text: str) -> str:
-    if text in SPACES or text.lower().endswith(SPEC_SUFFIXES):
-        return text
-    raise argparse.ArgumentTypeError(
-        f"invalid choice: {text!r} (choose from {', '.join(sorted(SPACES))}, or give a .json / .toml spec file)"
-    )
 
 
 def make_space(args: argparse.Namespace) -> SearchSpace[Any]:
