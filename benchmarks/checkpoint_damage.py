@@ -25,7 +25,7 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_checkpoint_integrity import damage_cases, damaged_copy, outcome  # noqa: E402
 
-from tgnas_jax import predictor as predictor_module  # noqa: E402
+from tgnas_jax import predictor_files  # noqa: E402
 
 GROUPS = ("delete", "truncate", "flip", "header", "resigned header", "op_vectors", "resigned op_vectors")
 
@@ -60,14 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/checkpoint_damage.json"))
     parser.add_argument("--ablation", action="store_true", help="rerun the cases without the manifest check")
     args = parser.parse_args(argv)
-    source = predictor_module.DEFAULT_CHECKPOINT
+    source = predictor_files.DEFAULT_CHECKPOINT
     start = time.perf_counter()
     report: dict[str, object] = {"checkpoint": source.name, "python": platform.python_version()}
     for label in ("full", "without_manifest") if args.ablation else ("full",):
         if label == "full":
             results = run(source)
         else:
-            with mock.patch.object(predictor_module, "_verify_manifest", lambda path, where: None):
+            with mock.patch.object(predictor_files, "_verify_manifest", lambda path, where: None):
                 results = run(source)
         lines, counts = table(results)
         print(f"\n{label}:\n" + "\n".join(lines))

@@ -113,7 +113,7 @@ def child(path: str, scenario: str) -> dict[str, float]:
         table.lookup([UNSEEN_OP])
         times["first unseen op embedded"] = time.perf_counter() - start
     else:
-        from tgnas_jax.predictor import load_predictor
+        from tgnas_jax.predictor_files import load_predictor
 
         predictor = load_predictor()
         times["predictor load"] = time.perf_counter() - start

@@ -18,7 +18,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from tgnas_jax.predictor import load_predictor
+from tgnas_jax.predictor_files import load_predictor
 from tgnas_jax.spaces import NB201Space
 
 TARGET_S = 1.0

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jax
 
-from tgnas_jax.predictor import load_predictor
+from tgnas_jax.predictor_files import load_predictor
 from tgnas_jax.search import DEFAULT_GENERATIONS, DEFAULT_POPULATION, SearchResult, search
 from tgnas_jax.spaces import DartsSpace
 from tgnas_jax.spaces.darts import PUBLISHED, format_genotype, network_size

@@ -32,7 +32,7 @@ import jax
 import numpy as np
 
 from tgnas_jax.data import NB201_DATASETS, load_nb201
-from tgnas_jax.predictor import load_predictor
+from tgnas_jax.predictor_files import load_predictor
 from tgnas_jax.search import DEFAULT_GENERATIONS, DEFAULT_POPULATION, search
 from tgnas_jax.spaces import NB201Space
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tgnas_jax import metrics, transfer
-from tgnas_jax.predictor import load_predictor
+from tgnas_jax.predictor_files import load_predictor
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 

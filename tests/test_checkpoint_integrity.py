@@ -21,7 +21,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from tgnas_jax.predictor import DEFAULT_CHECKPOINT, CheckpointError, load_predictor
+from tgnas_jax.predictor_files import DEFAULT_CHECKPOINT, CheckpointError, load_predictor
 from tgnas_jax.spaces import NB201Space
 
 SHIPPED_FILES = [line.split("  ", 1)[1] for line in (DEFAULT_CHECKPOINT / "MANIFEST.sha256").read_text().splitlines()]

@@ -24,7 +24,7 @@ import pytest
 import tgnas_jax
 from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings import SHIPPED_TABLE
-from tgnas_jax.predictor import DEFAULT_CHECKPOINT, FORMAT_VERSION, CheckpointError, load_predictor
+from tgnas_jax.predictor_files import DEFAULT_CHECKPOINT, FORMAT_VERSION, CheckpointError, load_predictor
 from tgnas_jax.spaces import NB201Space
 
 REPO = Path(__file__).resolve().parents[1]

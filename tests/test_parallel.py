@@ -17,7 +17,7 @@ import pytest
 
 import tgnas_jax
 from tgnas_jax import parallel
-from tgnas_jax.predictor import load_predictor
+from tgnas_jax.predictor_files import load_predictor
 from tgnas_jax.spaces import NB201Space
 
 SPACE = NB201Space()

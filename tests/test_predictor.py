@@ -5,7 +5,8 @@ import pytest
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.graph import ArchGraph
 from tgnas_jax.model import GCN, ModelConfig
-from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
+from tgnas_jax.predictor import EmbeddingConfig, Predictor
+from tgnas_jax.predictor_files import CheckpointError, load_predictor
 from tgnas_jax.spaces.nb201 import NB201Space
 
 OPS = ("input", "conv3x3-bn-relu", "maxpool3x3", "output")

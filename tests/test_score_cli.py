@@ -23,7 +23,7 @@ BROKEN = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 @pytest.fixture(scope="module")
 def loaded(tiny: Path):
-    from tgnas_jax.predictor import load_predictor
+    from tgnas_jax.predictor_files import load_predictor
 
     return load_predictor(tiny)
 

@@ -8,7 +8,7 @@ import pytest
 
 from tgnas_jax.data import load_nb101
 from tgnas_jax.model import ModelConfig
-from tgnas_jax.predictor import load_predictor
+from tgnas_jax.predictor_files import load_predictor
 from tgnas_jax.train import TrainConfig, main, override, split_nb101, train
 from tgnas_jax.transfer import load_sets
 

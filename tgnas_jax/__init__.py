@@ -7,7 +7,8 @@ The curated API: graphs and batching, the predictor, streaming scores, search, a
 from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch
 from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.graph import ArchGraph, GraphError, prune
-from tgnas_jax.predictor import CheckpointError, EmbeddingConfig, Predictor, load_predictor
+from tgnas_jax.predictor import EmbeddingConfig, Predictor
+from tgnas_jax.predictor_files import CheckpointError, load_predictor
 from tgnas_jax.search import SearchResult, search
 from tgnas_jax.streaming import score_stream
 

@@ -15,7 +15,8 @@ from tgnas_jax import strictjson, transfer
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging
 from tgnas_jax.data import NB201_DATASETS, DataError
 from tgnas_jax.metrics import finite_scores
-from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
+from tgnas_jax.predictor import Predictor
+from tgnas_jax.predictor_files import CheckpointError, load_predictor
 
 #: Figures in the markdown tables, with their headings.
 FIGURES = {

@@ -48,7 +48,8 @@ from tgnas_jax.archfiles import (
 from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.data import DATA_DIR_ENV, DataError
 from tgnas_jax.embeddings import add_describe_option
-from tgnas_jax.predictor import CheckpointError, Predictor, load_predictor
+from tgnas_jax.predictor import Predictor
+from tgnas_jax.predictor_files import CheckpointError, load_predictor
 from tgnas_jax.search.truth import accuracy_columns, accuracy_names
 from tgnas_jax.spaces import SPACES, SearchSpace, SpaceError, SpecError, get_space
 from tgnas_jax.streaming import DEFAULT_CHUNK, chunked, prefetched

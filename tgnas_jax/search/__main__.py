@@ -21,7 +21,7 @@ from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_loggi
 from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError
 from tgnas_jax.embeddings import add_describe_option
-from tgnas_jax.predictor import CheckpointError, load_predictor
+from tgnas_jax.predictor_files import CheckpointError, load_predictor
 from tgnas_jax.search.api import DEFAULT_GENERATIONS, DEFAULT_POPULATION, METHODS, MIN_POPULATION, SearchResult, search
 from tgnas_jax.search.limits import MAX_GENERATIONS, MAX_POPULATION, MAX_QUERIES, search_cost
 from tgnas_jax.search.truth import check_table, has_truth, true_accuracies
