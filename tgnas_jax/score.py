@@ -12,7 +12,6 @@ OUT.partI-of-N.SUFFIX; the scores are gathered, so every part carries global ind
 from __future__ import annotations
 
 import argparse
-import heapq
 import itertools
 import os
 import shutil
@@ -50,7 +49,7 @@ from tgnas_jax.data import DATA_DIR_ENV, DataError
 from tgnas_jax.embeddings import add_describe_option
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.predictor_files import CheckpointError, load_predictor
-from tgnas_jax.search.truth import accuracy_columns, accuracy_names
+from tgnas_jax.search.truth import accuracy_columns
 from tgnas_jax.spaces import SPACES, SearchSpace, SpaceError, SpecError, get_space
 from tgnas_jax.streaming import DEFAULT_CHUNK, chunked, prefetched
 
@@ -178,7 +177,7 @@ def _open_input(parser: argparse.ArgumentParser, name: str, spool: Path) -> Path
 
 
 class _Scored:
-    """Pass one's result: a float32 score per input record (NaN: invalid) and the first errors."""
+    """Pass one's result: a float32 score per input record (NaN: invalid) and how many were invalid."""
 
     def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
@@ -252,29 +251,23 @@ def _write(
             if keep is not None and index not in keep:
                 continue
             valid = not np.isnan(scores[index])
-            rows.append(
-                {
-                    "index": index,
-                    "arch": text,
-                    "score": short_float(scores[index]) if valid else None,
-                    "rank": int(ranks[index]) if valid else None,
-                    "_arch": space.parse(text) if valid else None,
-                }
-            )
-        if lookup is not None:
-            live = [row for row in rows if row["_arch"] is not None]
-            for column, values in lookup([row["_arch"] for row in live]).items():
+            row = {"index": index, "arch": text, "score": None, "rank": None}
+            if valid:
+                row.update(score=short_float(scores[index]), rank=int(ranks[index]))
+            else:
+                row["error"] = _error(space, text)
+            rows.append(row)
+        if lookup is not None:  # true accuracies: only they need the parsed architectures
+            live = [row for row in rows if row["rank"] is not None]
+            for column, values in lookup([space.parse(row["arch"]) for row in live]).items():
                 for row, value in zip(live, values, strict=True):
                     row[column] = value
-        for row in rows:
-            if row["_arch"] is None:
-                row["error"] = _error(space, row["arch"])
         if keep is None:
             writer.write(rows)
         else:
             held.extend(rows)
     if keep is not None:
-        writer.write(sorted(held, key=lambda row: row["rank"] or len(scores) + 1))
+        writer.write(sorted(held, key=lambda row: row["rank"]))
 
 
 def _error(space: SearchSpace[Any], text: str) -> str:
@@ -283,12 +276,6 @@ def _error(space: SearchSpace[Any], text: str) -> str:
     except SpaceError as err:
         return str(err)
     return ""
-
-
-def _top(scores: np.ndarray, k: int) -> set[int]:
-    valid = np.flatnonzero(~np.isnan(scores))
-    best = heapq.nlargest(k, valid.tolist(), key=lambda i: (scores[i], -i))
-    return set(best)
 
 
 def _join(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, int] | None:
@@ -367,11 +354,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         lookup = None
         if args.data_dir is not None or os.environ.get(DATA_DIR_ENV):
             try:
-                lookup = accuracy_columns(space, args.data_dir)
+                names, table_lookup = accuracy_columns(space, args.data_dir)
             except DataError as err:
                 log.error("error: %s", err)
                 return 1
-            columns += list(accuracy_names(space))
+            columns += list(names)
+            lookup = table_lookup if names else None
         if args.skip_invalid:
             columns.append("error")
         start = time.perf_counter()
@@ -399,14 +387,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             scores = gathered
         seconds = time.perf_counter() - start
-        keep = _top(scores, args.top) if args.top is not None else None
+        ranks = _ranks(scores)
+        # --top K: the K best, by the ranks every row gets (ties keep input order).
+        keep = set(np.flatnonzero((ranks >= 1) & (ranks <= args.top)).tolist()) if args.top is not None else None
         types = {"index": "int", "rank": "int", "arch": "str", "error": "str"}
         writer = RowWriter(args.out, fmt_out, columns, {c: types.get(c, "float") for c in columns})
         try:
             records = _records(path, name, fmt_in, args.column)
             if block is not None:
                 records = itertools.islice(records, block.start, block.stop)
-            _write(writer, records, scores, _ranks(scores), keep, space, lookup, args.chunk_size, block)
+            _write(writer, records, scores, ranks, keep, space, lookup, args.chunk_size, block)
             writer.close()
         except BaseException:
             writer.discard()

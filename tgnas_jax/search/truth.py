@@ -16,6 +16,9 @@ import numpy as np
 from tgnas_jax.data import NB201_DATASETS, PathArg, load_nb101, load_nb201, load_nb301
 from tgnas_jax.spaces import DartsSpace, NB101Space, NB201Space, SearchSpace
 
+#: ``rows(archs)``: each architecture's row in a table, -1 where it is not there.
+Rows = Callable[[Sequence[Any]], np.ndarray]
+
 
 def percentile(values: np.ndarray, value: float) -> float:
     """Share (%) of the table's cells this one matches or beats."""
@@ -26,51 +29,51 @@ def has_truth(space: SearchSpace[Any]) -> bool:
     return isinstance(space, NB201Space | NB101Space)
 
 
-def accuracy_columns(space: SearchSpace[Any], data_dir: PathArg | None = None) -> Callable[[Sequence[Any]], dict]:
-    """``lookup(archs) -> {column: [accuracy % or None, ...]}`` over the space's table (read once, here).
+def _table(space: SearchSpace[Any], data_dir: PathArg | None) -> tuple[dict[str, np.ndarray], Rows] | None:
+    """The space's accuracy columns (%) and ``rows(archs)``, each arch's row (-1: not in the table); ``None``: no table.
 
-    Columns: NB201 ``cifar10`` / ``cifar100`` / ``imagenet16`` test accuracy; NB101 ``cifar10``
-    test accuracy; DARTS ``nb301_cifar10_val``, ``None`` for genotypes outside NB301's 725.
-    ``DataError`` when the table is not reachable; ``{}`` lookups for a space without one.
+    NB201: test accuracy on its three datasets; NB101: CIFAR-10 test accuracy (by nasbench hash);
+    DARTS: NB301's CIFAR-10 validation accuracy of its 725 genotypes.
     """
     if isinstance(space, NB201Space):
-        table = load_nb201(data_dir)
-        columns = {name: getattr(table, name) for name in NB201_DATASETS}
-
-        def nb201(archs: Sequence[Any]) -> dict:
-            rows = [table.index_of(space.format(a)) for a in archs]
-            return {name: [float(acc[r]) for r in rows] for name, acc in columns.items()}
-
-        return nb201
+        nb201 = load_nb201(data_dir)
+        columns = {name: getattr(nb201, name) for name in NB201_DATASETS}
+        return columns, lambda archs: np.array([nb201.index_of(space.format(a)) for a in archs], np.int64)
     if isinstance(space, NB101Space):
-        nb101_table = load_nb101(data_dir)
-        accuracy = 100.0 * nb101_table.test_accuracy
+        nb101 = load_nb101(data_dir)
 
-        def nb101(archs: Sequence[Any]) -> dict:
-            digests = np.array([space.hash(a) for a in archs], nb101_table.hashes.dtype)
-            rows = np.minimum(np.searchsorted(nb101_table.hashes, digests), len(nb101_table) - 1)
-            found = nb101_table.hashes[rows] == digests
-            return {"cifar10": [float(accuracy[r]) if f else None for r, f in zip(rows, found, strict=True)]}
+        def nb101_rows(archs: Sequence[Any]) -> np.ndarray:
+            digests = np.array([space.hash(a) for a in archs], nb101.hashes.dtype)
+            at = np.minimum(np.searchsorted(nb101.hashes, digests), len(nb101) - 1)
+            return np.where(nb101.hashes[at] == digests, at, -1)
 
-        return nb101
+        return {"cifar10": 100.0 * nb101.test_accuracy}, nb101_rows
     if isinstance(space, DartsSpace):
         nb301 = load_nb301(data_dir)
-        by_text = dict(zip(nb301.genotypes.tolist(), nb301.val_accuracy.tolist(), strict=True))
-
-        def darts(archs: Sequence[Any]) -> dict:
-            return {"nb301_cifar10_val": [by_text.get(space.format(a)) for a in archs]}
-
-        return darts
-    return lambda archs: {}
+        index = {text: i for i, text in enumerate(nb301.genotypes.tolist())}
+        columns = {"nb301_cifar10_val": nb301.val_accuracy}
+        return columns, lambda archs: np.array([index.get(space.format(a), -1) for a in archs], np.int64)
+    return None
 
 
-def accuracy_names(space: SearchSpace[Any]) -> tuple[str, ...]:
-    """The columns :func:`accuracy_columns` gives for ``space``."""
-    if isinstance(space, NB201Space):
-        return tuple(NB201_DATASETS)
-    if isinstance(space, NB101Space):
-        return ("cifar10",)
-    return ("nb301_cifar10_val",) if isinstance(space, DartsSpace) else ()
+def accuracy_columns(
+    space: SearchSpace[Any], data_dir: PathArg | None = None
+) -> tuple[tuple[str, ...], Callable[[Sequence[Any]], dict[str, list[float | None]]]]:
+    """``(names, lookup)``: the columns of the space's table (read once, here) and ``lookup(archs) ->
+    {name: [accuracy % or None, ...]}``, ``None`` where the table lacks an arch (see :func:`_table`).
+
+    ``DataError`` when the table is not reachable; no columns for a space without one.
+    """
+    found = _table(space, data_dir)
+    if found is None:
+        return (), lambda archs: {}
+    columns, rows = found
+
+    def lookup(archs: Sequence[Any]) -> dict[str, list[float | None]]:
+        at = rows(archs)
+        return {name: [float(values[r]) if r >= 0 else None for r in at] for name, values in columns.items()}
+
+    return tuple(columns), lookup
 
 
 def check_table(space: SearchSpace[Any], data_dir: PathArg | None = None) -> None:
@@ -83,20 +86,12 @@ def check_table(space: SearchSpace[Any], data_dir: PathArg | None = None) -> Non
 
 def true_accuracies(space: SearchSpace[Any], arch: Any, data_dir: PathArg | None = None) -> dict[str, dict[str, float]]:
     """``{dataset: {"accuracy": %, "percentile": %}}``; ``DataError`` when the table is not reachable."""
-    if isinstance(space, NB201Space):
-        table = load_nb201(data_dir)
-        row = table.index_of(space.format(arch))
-        columns = {name: getattr(table, name) for name in NB201_DATASETS}
-        return {
-            name: {"accuracy": float(acc[row]), "percentile": percentile(acc, acc[row])}
-            for name, acc in columns.items()
-        }
-    if isinstance(space, NB101Space):
-        table = load_nb101(data_dir)
-        digest = space.hash(arch)
-        row = int(np.searchsorted(table.hashes, digest))
-        if row == len(table) or table.hashes[row] != digest:
-            raise KeyError(f"{space.format(arch)!r} (hash {digest}) is not in the NB101 table")
-        accuracy = 100.0 * table.test_accuracy
-        return {"cifar10": {"accuracy": float(accuracy[row]), "percentile": percentile(accuracy, accuracy[row])}}
-    raise ValueError(f"no benchmark table for the {space.name} space")
+    if not has_truth(space):
+        raise ValueError(f"no benchmark table for the {space.name} space")
+    columns, rows = _table(space, data_dir)  # type: ignore[misc]
+    (row,) = rows([arch])
+    if row < 0:
+        raise KeyError(f"{space.format(arch)!r} is not in the {space.name} table")
+    return {
+        name: {"accuracy": float(acc[row]), "percentile": percentile(acc, acc[row])} for name, acc in columns.items()
+    }
