@@ -12,13 +12,12 @@ that changes the width or the resolution is followed by a 1x1 convolution (DARTS
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_KERNEL = re.compile(r"(?<![a-z0-9])k(\d+)(?![0-9x])|(?<![0-9])(\d+)x(\d+)(?![0-9])")
-#: ``e6``, ``t6``, ``expand6`` and MobileNet's ``mbconv6``.
-_EXPANSION = re.compile(r"(?:(?<![a-z0-9])(?:e|t|expand)|mbconv)(\d+)(?![0-9x])")
-_WORDS = re.compile(r"[a-z]+")
+from tgnas_jax.embeddings.grammar import parse
+
+#: Grammar kinds (:mod:`tgnas_jax.embeddings.grammar`) that have a size, as :class:`OpKind` kinds.
+_SIZED = {"none": "none", "skip": "identity", "pool": "pool", "mbconv": "inverted_residual", "conv": "conv"}
 
 
 @dataclass(frozen=True)
@@ -31,35 +30,22 @@ class OpKind:
 
 
 def op_kind(name: str) -> OpKind | None:
-    """The kind of ``name``, or ``None`` when no rule recognises it."""
-    text = name.lower()
-    words = set(_WORDS.findall(text))
-    kernel = _kernel(text)
-    if words & {"none", "zero", "zeros"}:
-        return OpKind("none")
-    if words & {"skip", "identity", "id", "skipconnect"}:
-        return OpKind("identity")
-    if words & {"pool", "maxpool", "avgpool", "pooling"}:
-        return OpKind("pool", kernel or (3, 3))
-    if words & {"ir", "mbconv", "inverted", "mb"}:
-        expansion = _EXPANSION.search(text)
-        return OpKind("inverted_residual", kernel or (3, 3), int(expansion.group(1)) if expansion else 1)
-    if words & {"sep", "separable", "sepconv"}:
-        return OpKind("separable", kernel or (3, 3))
-    if words & {"dil", "dilated", "dilconv"}:
-        return OpKind("dilated", kernel or (3, 3))
-    if "conv" in text and kernel is not None:
-        return OpKind("conv", kernel)
-    return None
-
-
-def _kernel(text: str) -> tuple[int, int] | None:
-    match = _KERNEL.search(text)
-    if match is None:
+    """The kind of ``name`` (its first stage of a sized kind, as the name grammar reads it), or ``None``."""
+    stage = next((st for st in parse(name).stages if st.kind.text in _SIZED), None)
+    if stage is None:
         return None
-    if match.group(1):
-        return int(match.group(1)), int(match.group(1))
-    return int(match.group(2)), int(match.group(3))
+    kind = _SIZED[stage.kind.text]
+    kernel = stage.kernels[0] if stage.kernels else None
+    if kind in ("none", "identity"):
+        return OpKind(kind)
+    if kind == "conv":
+        modifiers = {m.text for m in stage.modifiers}
+        shaped = "separable" if "separable" in modifiers else "dilated" if "dilated" in modifiers else None
+        if shaped is not None:
+            return OpKind(shaped, kernel or (3, 3))
+        return OpKind("conv", kernel) if kernel is not None else None
+    expansion = (stage.expansion or 1) if kind == "inverted_residual" else 1
+    return OpKind(kind, kernel or (3, 3), expansion)
 
 
 def op_size(name: str, c_in: int, c_out: int, stride: int, size: int) -> tuple[int, int] | None:
