@@ -7,6 +7,7 @@ operator no space has seen before passes through untouched to the embedding stag
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Iterable, Sequence, Sized
 from dataclasses import dataclass
@@ -251,27 +252,43 @@ def prune(adjacency: np.ndarray, ops: Sequence[str]) -> ArchGraph:
     return ArchGraph(adjacency[np.ix_(keep, keep)], tuple(ops[i] for i in keep))
 
 
+def edge_adjacency(edges: Sequence[tuple[int, int]], inputs: int, outputs: Collection[int]) -> np.ndarray:
+    """Operator-node adjacency of a cell whose ops sit on edges between feature-map nodes (NB201, DARTS).
+
+    Nodes: the ``inputs`` cell inputs, one op node per edge, the output. The op node of edge
+    ``(j, i)`` reads input ``j`` (``j < inputs``) or every op node entering ``j``; op nodes
+    entering one of ``outputs`` feed the output. Memoised and read-only: every cell of a space
+    shares its wiring, and graph building is on the scoring path.
+    """
+    return _edge_adjacency(tuple((int(j), int(i)) for j, i in edges), inputs, frozenset(outputs))
+
+
+@functools.lru_cache(maxsize=4096)
+def _edge_adjacency(edges: tuple[tuple[int, int], ...], inputs: int, outputs: frozenset[int]) -> np.ndarray:
+    size = inputs + len(edges) + 1
+    adjacency = np.zeros((size, size), np.uint8)
+    for a, (source, target) in enumerate(edges):
+        if source < inputs:
+            adjacency[source, inputs + a] = 1
+        for b, (next_source, _) in enumerate(edges):
+            adjacency[inputs + a, inputs + b] = next_source == target
+        adjacency[inputs + a, -1] = target in outputs
+    adjacency.setflags(write=False)
+    return adjacency
+
+
 def edge_cell(
     edges: Sequence[tuple[int, int]], ops: Sequence[str], inputs: int, outputs: Collection[int], voids: Collection[str]
 ) -> ArchGraph:
-    """A cell whose ops sit on edges between feature-map nodes (NB201, DARTS) as an operator-node DAG.
+    """The operator-node DAG of an edge cell (:func:`edge_adjacency`) whose edges carry ``ops``.
 
-    Nodes ``0 .. inputs-1`` are the cell's inputs. Each edge ``(j, i)`` whose op is not in
-    ``voids`` (``none``: no data crosses) becomes a node reading input ``j``, or every op node
-    entering ``j``; op nodes entering one of ``outputs`` feed ``output``. What void edges strand
+    Edges whose op is in ``voids`` (``none``: no data crosses) get no node, and what they strand
     is pruned.
     """
-    live = [k for k, op in enumerate(ops) if op not in voids]
-    position = {k: inputs + n for n, k in enumerate(live)}
-    output = inputs + len(live)
-    adjacency = np.zeros((output + 1, output + 1), np.uint8)
-    for k in live:
-        source, target = edges[k]
-        senders = [source] if source < inputs else [position[e] for e in live if edges[e][1] == source]
-        adjacency[senders, position[k]] = 1
-        if target in outputs:
-            adjacency[position[k], output] = 1
-    return prune(adjacency, (INPUT,) * inputs + tuple(ops[k] for k in live) + (OUTPUT,))
+    full = edge_adjacency(edges, inputs, outputs)
+    live = [inputs + k for k, op in enumerate(ops) if op not in voids]
+    keep = [*range(inputs), *live, len(full) - 1]
+    return prune(full[np.ix_(keep, keep)], (INPUT,) * inputs + tuple(ops[k - inputs] for k in live) + (OUTPUT,))
 
 
 def contract(graph: ArchGraph, identities: Collection[str]) -> ArchGraph:

@@ -11,7 +11,6 @@ is what lets a jitted search build thousands of candidates without leaving XLA.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
@@ -22,19 +21,6 @@ import numpy as np
 #: Vocabulary ids of the ``input`` and ``output`` nodes and of the first op: a searched vocabulary
 #: is ``(input, output, *ops)``.
 INPUT_ID, OUTPUT_ID, FIRST_OP_ID = 0, 1, 2
-
-
-def edge_wiring(edges: Sequence[tuple[int, int]], inputs: int, outputs: Sequence[int]) -> np.ndarray:
-    """Slot-level wiring of an edge cell: inputs, a slot per edge, the output."""
-    size = inputs + len(edges) + 1
-    wiring = np.zeros((size, size), np.float32)
-    for a, (source, target) in enumerate(edges):
-        if source < inputs:
-            wiring[source, inputs + a] = 1
-        for b, (next_source, _) in enumerate(edges):
-            wiring[inputs + a, inputs + b] = next_source == target
-        wiring[inputs + a, -1] = target in outputs
-    return wiring
 
 
 @dataclass(frozen=True, eq=False)

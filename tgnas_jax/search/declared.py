@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate, edge_wiring
+from tgnas_jax.graph import edge_adjacency
+from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate
 from tgnas_jax.search.encoding import METRICS, Encoding, register_encoding
 from tgnas_jax.spaces.declarative import IDENTITY_OPS, CellSpace, ChainSpace, DeclaredArch
 
@@ -45,7 +46,9 @@ class DeclaredEncoding(Encoding[DeclaredArch]):
             )
         else:
             self.template = CellTemplate(
-                num_inputs=space.inputs, wiring=edge_wiring(space.edges, space.inputs, space.outputs), drop_dead=True
+                num_inputs=space.inputs,
+                wiring=edge_adjacency(space.edges, space.inputs, space.outputs).astype(np.float32),
+                drop_dead=True,
             )
         self.cost_tables = _size_tables(space, self.op_choices)
         self.prior_table = self.cost_tables.get("flops")

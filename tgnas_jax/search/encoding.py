@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tgnas_jax.graph import INPUT, OUTPUT
-from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate, edge_wiring
+from tgnas_jax.graph import INPUT, OUTPUT, edge_adjacency
+from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate
 from tgnas_jax.spaces.base import SearchSpace
 from tgnas_jax.spaces.darts import (
     DERIVABLE_OPS,
@@ -262,7 +262,7 @@ class NB201Encoding(Encoding[NB201Arch]):
         self.space = space
         self.template = CellTemplate(
             num_inputs=1,
-            wiring=edge_wiring(EDGES, 1, (max(target for _, target in EDGES),)),
+            wiring=edge_adjacency(EDGES, 1, (max(target for _, target in EDGES),)).astype(np.float32),
             drop_dead=space.encoding != "paper",
             identity_id=_identity_id(space),
             # The paper encoding keeps `none` nodes, but a cell no data crosses is broken (NB201Space).
@@ -332,7 +332,7 @@ class DartsEncoding(Encoding[Genotype]):
         self.space = space
         self.template = CellTemplate(
             num_inputs=NUM_INPUTS,
-            wiring=edge_wiring(DARTS_EDGES, NUM_INPUTS, INTERMEDIATE),
+            wiring=edge_adjacency(DARTS_EDGES, NUM_INPUTS, INTERMEDIATE).astype(np.float32),
             drop_dead=True,
             identity_id=_identity_id(space),
         )

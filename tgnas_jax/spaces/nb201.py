@@ -16,7 +16,7 @@ import numpy as np
 
 from tgnas_jax._text import quote
 from tgnas_jax.data import NB201_DATASETS
-from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, contract, prune, wl_hash
+from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, contract, edge_adjacency, edge_cell, wl_hash
 from tgnas_jax.spaces.base import SearchSpace, SpaceError
 
 #: The 6 edge ops, in arch-string order.
@@ -42,23 +42,8 @@ Encoding = Literal["paper", "pruned", "residual"]
 ENCODINGS: tuple[Encoding, ...] = ("paper", "pruned", "residual")
 
 
-def _full_adjacency() -> np.ndarray:
-    """Op-node adjacency with every edge a node: input, the 6 edge ops, output."""
-    size = len(EDGES) + 2
-    adjacency = np.zeros((size, size), np.uint8)
-    for a, (source, target) in enumerate(EDGES, start=1):
-        if source == 0:
-            adjacency[0, a] = 1
-        if target == _LAST_NODE:
-            adjacency[a, size - 1] = 1
-        for b, (next_source, _) in enumerate(EDGES, start=1):
-            if next_source == target:
-                adjacency[a, b] = 1
-    adjacency.setflags(write=False)
-    return adjacency
-
-
-_FULL_ADJACENCY = _full_adjacency()
+#: Op-node adjacency with every edge a node: input, the 6 edge ops, output.
+_FULL_ADJACENCY = edge_adjacency(EDGES, 1, (_LAST_NODE,))
 
 
 @functools.cache
@@ -263,15 +248,9 @@ def graph_hash(graph: ArchGraph) -> str:
 @functools.lru_cache(maxsize=len(OPS) ** len(EDGES) * 2)
 def _cell_graph(arch: NB201Arch, encoding: str) -> ArchGraph:
     """Memoised: the space is finite and scoring it whole is the common case."""
-    ops = (INPUT, *arch, OUTPUT)
-    pruned = _pruned_graph(ops)
+    # ``none`` edges pass no data: no node, and every op they strand off all input -> output paths goes.
+    pruned = edge_cell(EDGES, arch, 1, (_LAST_NODE,), {"none"})
     if encoding == "paper":
         # Every edge stays a node, but a cell no data crosses is the broken cell, as in the other encodings.
-        return pruned if pruned.is_broken else ArchGraph(_FULL_ADJACENCY, ops)
+        return pruned if pruned.is_broken else ArchGraph(_FULL_ADJACENCY, (INPUT, *arch, OUTPUT))
     return contract(pruned, {"skip_connect"}) if encoding == "residual" else pruned
-
-
-def _pruned_graph(ops: tuple[str, ...]) -> ArchGraph:
-    """Drop ``none`` edges (no data crosses them), then every op off all input -> output paths."""
-    keep = [i for i, op in enumerate(ops) if op != "none"]
-    return prune(_FULL_ADJACENCY[np.ix_(keep, keep)], [ops[i] for i in keep])
