@@ -50,7 +50,7 @@ class DeclaredEncoding(Encoding[DeclaredArch]):
                 wiring=edge_adjacency(space.edges, space.inputs, space.outputs).astype(np.float32),
                 drop_dead=True,
             )
-        self.cost_tables = _size_tables(space, self.op_choices)
+        self.cost_tables = _size_tables(space, self.choice_ops)
         self.prior_table = self.cost_tables.get("flops")
 
     def slot_ops(self, choices: jax.Array) -> jax.Array:
@@ -95,14 +95,16 @@ def _identity_id(space: ChainSpace) -> int | None:
     return space.ops.index(identities[0]) + FIRST_OP_ID if identities else None
 
 
-def _size_tables(space: CellSpace | ChainSpace, op_choices: np.ndarray) -> dict[str, tuple[int, np.ndarray]]:
-    """Additive size tables ``metric -> (fixed parts, [1, S, len(ops)])``; empty when an op's size is unknown."""
-    tables = np.zeros((len(METRICS), 1, *op_choices.shape), np.int64)
+def _size_tables(space: CellSpace | ChainSpace, choice_ops: np.ndarray) -> dict[str, tuple[int, np.ndarray]]:
+    """Additive size tables ``metric -> (fixed parts, [1, S, len(ops)])``; empty when an op's size is unknown.
+
+    ``choice_ops[s, c]``: the index into ``space.ops`` of choice ``c`` at position ``s``.
+    """
+    tables = np.zeros((len(METRICS), 1, len(space.positions), len(space.ops)), np.int64)
     try:
         for s, choices in enumerate(space.positions):
             for c, op in enumerate(choices):
-                k = int(np.flatnonzero(op_choices[s] == c)[0])
-                tables[:, 0, s, k] = space.position_sizes(s, op)
+                tables[:, 0, s, choice_ops[s, c]] = space.position_sizes(s, op)
     except NotImplementedError:
         return {}
     fixed = np.array(space.fixed_sizes())
