@@ -172,6 +172,7 @@ BAD_EDITS = [
     *[("embedding", "dim", v) for v in (64, 0, "384", 384.0, DROP)],
     *[("embedding", "normalize", v) for v in ("false", 0, None)],
     *[("embedding", "features", v) for v in ("onehot", "bert")],
+    *[("embedding", "attributes", v) for v in (True, "false", 0, None, DROP)],
     ("embedding", "pca", True),
     *[(None, "num_members", v) for v in ("4", 3, 5, 0, 4.0, True, DROP)],
     *[(None, "cost_weight", v) for v in (math.nan, math.inf, -1.0, "1", None, True, DROP)],
@@ -334,6 +335,23 @@ def test_undamaged_copy_loads_and_scores_identically(shipped: Path) -> None:
     (shipped / "notes.txt").write_text("kept beside the checkpoint\n")
     space = NB201Space()
     np.testing.assert_array_equal(load_predictor(shipped).score(CELLS, space), load_predictor().score(CELLS, space))
+
+
+def test_a_format_2_header_means_no_attributes(shipped: Path, tmp_path: Path) -> None:
+    """Format 3 added ``embedding.attributes``: a format-2 header lacks it and meant false; a format-3 one must say."""
+    header = json.loads((shipped / "predictor.json").read_text())
+    assert header["format_version"] == 3
+    del header["embedding"]["attributes"]
+    for version, loads in ((2, True), (3, False)):
+        copy = tmp_path / f"v{version}"
+        shutil.copytree(shipped, copy)
+        (copy / "predictor.json").write_text(json.dumps({**header, "format_version": version}))
+        resign(copy)
+        if loads:
+            assert load_predictor(copy).embedding == load_predictor(shipped).embedding
+        else:
+            with pytest.raises(CheckpointError, match="embedding lacks attributes"):
+                load_predictor(copy)
 
 
 def test_the_cases_cover_every_file_and_header_field() -> None:

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from tgnas_jax.batching import dense_batch
+from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES, attribute_vectors
 from tgnas_jax.graph import ArchGraph
 from tgnas_jax.model import GCN, ModelConfig
-from tgnas_jax.predictor import EmbeddingConfig, Predictor
+from tgnas_jax.predictor import EmbeddingConfig, Predictor, operator_vectors
 from tgnas_jax.predictor_files import CheckpointError, load_predictor
 from tgnas_jax.spaces.nb201 import NB201Space
 
@@ -235,3 +236,37 @@ def test_prior_false_gives_the_gcn_alone(make_tiny_predictor):
     assert not np.allclose(predictor.score(cells, space), gcn_alone)
     best = predictor.rank(cells, space, k=1, prior=False)[0]
     assert best[1] == pytest.approx(float(gcn_alone.max()), rel=1e-6)
+
+
+@pytest.mark.usefixtures("hash_embedded")
+def test_attributes_extend_each_operator_vector_and_reach_unseen_operators():
+    with_attributes = EmbeddingConfig(attributes=True)
+    assert with_attributes.width == 384 + NUM_ATTRIBUTES and EmbeddingConfig().width == 384
+    rows = operator_vectors(["sep_conv_5x5", "input"], with_attributes)
+    plain = operator_vectors(["sep_conv_5x5", "input"], EmbeddingConfig())
+    np.testing.assert_array_equal(rows[:, :384], plain)
+    np.testing.assert_array_equal(rows[:, 384:], attribute_vectors(["sep_conv_5x5", "input"]))
+    # A description replaces the sentence, not what the name says.
+    described = operator_vectors(["sep_conv_5x5"], with_attributes, describe={"sep_conv_5x5": "A wavelet"})
+    np.testing.assert_array_equal(described[:, 384:], rows[:1, 384:])
+    assert not np.array_equal(described[:, :384], rows[:1, :384])
+
+
+@pytest.mark.usefixtures("hash_embedded")  # unseen operators embedded by the hash stand-in
+def test_an_attribute_predictor_saves_loads_and_scores_unseen_operators(tmp_path):
+    cfg, emb = ModelConfig(hidden=8, layers=1), EmbeddingConfig(attributes=True)
+    known = ("input", "output", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
+    vectors = dict(zip(known, operator_vectors(known, emb), strict=True))
+    example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
+    params = (GCN(cfg).init(jax.random.PRNGKey(0), example, np.stack(list(vectors.values())))["params"],)
+    Predictor(cfg, emb, params, vectors).save(tmp_path / "ckpt")
+    restored = load_predictor(tmp_path / "ckpt")
+    assert restored.embedding == emb and "+attributes" in repr(restored)
+    unseen = ArchGraph(CHAIN.adjacency, ("input", "sep_conv_5x5", "output"))
+    assert np.isfinite(restored.score([unseen, CHAIN])).all()
+    assert restored.op_vectors["sep_conv_5x5"].shape == (384 + NUM_ATTRIBUTES,)
+
+
+def test_onehot_features_take_no_attributes():
+    with pytest.raises(ValueError, match="one-hot features take none"):
+        EmbeddingConfig(features="onehot", attributes=True)

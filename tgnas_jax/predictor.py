@@ -21,6 +21,7 @@ import numpy as np
 
 from tgnas_jax import parallel
 from tgnas_jax.batching import Budget, dense_batch, map_dense_chunks, pad_batch
+from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES, attribute_vectors
 from tgnas_jax.embeddings.descriptions import check_overrides, overridden
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
@@ -44,6 +45,18 @@ class EmbeddingConfig:
     normalize: bool = False
     #: "minilm" embeddings, or "onehot" over the training operators (ablation; no unseen operators).
     features: Literal["minilm", "onehot"] = "minilm"
+    #: Append the operator's structured attributes read from its name (kind, receptive field, cost,
+    #: stride: :mod:`tgnas_jax.embeddings.attributes`) to its embedding.
+    attributes: bool = False
+
+    def __post_init__(self) -> None:
+        if self.attributes and self.features == "onehot":
+            raise ValueError("attributes extend MiniLM embeddings; one-hot features take none")
+
+    @property
+    def width(self) -> int | None:
+        """Length of each operator's vector (``None`` for one-hot: the number of training operators)."""
+        return None if self.features == "onehot" else self.dim + NUM_ATTRIBUTES * self.attributes
 
 
 @lru_cache(maxsize=1)
@@ -68,12 +81,15 @@ def operator_vectors(
 ) -> np.ndarray:
     """Node-feature vectors of ``names`` under ``cfg`` (one-hot: over ``names`` themselves).
 
-    ``describe`` maps operator names to sentences of the caller's own, embedded instead of theirs.
+    ``describe`` maps operator names to sentences of the caller's own, embedded instead of theirs
+    (the attributes still come from the names).
     """
     if cfg.features == "onehot":
         return np.eye(len(names), dtype=np.float32)
     vectors = _operator_table().lookup(list(names), cfg.length, normalize=cfg.normalize, overrides=describe)
-    return reduction.transform(vectors) if reduction is not None else vectors
+    if reduction is not None:
+        vectors = reduction.transform(vectors)
+    return np.concatenate([vectors, attribute_vectors(names)], axis=1) if cfg.attributes else vectors
 
 
 @dataclass(frozen=True)
@@ -270,9 +286,10 @@ class Predictor:
 
     def __repr__(self) -> str:
         cfg, emb = self.model_config, self.embedding
+        features = f"{emb.features}/{emb.length}/{emb.dim}" + "+attributes" * emb.attributes
         return (
             f"Predictor(members={len(self.members)}, hidden={cfg.hidden}, layers={cfg.layers}, "
-            f"features={emb.features}/{emb.length}/{emb.dim}, cost_weight={self.cost_weight}, "
+            f"features={features}, cost_weight={self.cost_weight}, "
             f"operators={len(self.op_vectors)})"
         )
 

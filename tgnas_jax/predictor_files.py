@@ -35,9 +35,13 @@ from tgnas_jax.predictor import EmbeddingConfig, Predictor
 
 DEFAULT_CHECKPOINT = shipped_path("tgnas-nb101")
 #: Layout of a saved predictor (``predictor.json``'s "format_version"); bump it when the layout changes.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: Older formats read as they are (2: no ``embedding.attributes``, which was then always false).
+_READABLE_VERSIONS = (2,)
 #: Formats :func:`upgrade_checkpoint` reads (1: no checksum manifest).
 _LEGACY_VERSIONS = (1,)
+#: Header fields a format version added, with the value older files mean by their absence.
+_ADDED_FIELDS = {3: {"embedding": {"attributes": False}}}
 #: The files a checkpoint holds, the manifest last written: ``sha256sum -c MANIFEST.sha256`` checks them.
 HEADER, VECTORS, PARAMS, MANIFEST = "predictor.json", "op_vectors.npz", "params", "MANIFEST.sha256"
 _MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  ([A-Za-z0-9._/-]+)")
@@ -90,7 +94,7 @@ def save_predictor(predictor: Predictor, path: str | Path, metadata: dict[str, A
 def _check_format(header: dict[str, Any], path: Path) -> None:
     """Refuse a header of another layout by name, before reading what it describes."""
     version = header.get("format_version")
-    if type(version) is int and version == FORMAT_VERSION:
+    if type(version) is int and (version == FORMAT_VERSION or version in _READABLE_VERSIONS):
         return
     if version is None:
         problem = "has no format_version (saved before checkpoints were versioned); re-save it with Predictor.save"
@@ -244,7 +248,7 @@ def _check_vectors(arrays: Any, embedding: EmbeddingConfig, where: str) -> None:
     absent = [op for op in (INPUT, OUTPUT) if op not in names.tolist()]
     if absent:
         raise CheckpointError(f"{where}: {VECTORS} lacks the cell ends {absent}")
-    width = embedding.dim if embedding.features == "minilm" else len(names)
+    width = embedding.width if embedding.width is not None else len(names)
     if vectors.dtype != np.float32 or vectors.shape != (len(names), width):
         raise CheckpointError(
             f"{where}: {VECTORS} vectors are {vectors.dtype} {vectors.shape}; "
@@ -319,6 +323,15 @@ def _probe(predictor: Predictor, where: str) -> None:
         raise CheckpointError(f"{where}: its weights give unusable scores on probe cells: {scores.tolist()}")
 
 
+def _fill_added_fields(header: dict[str, Any]) -> None:
+    """Give a header of an older format the fields added since, as that format meant them."""
+    for version, sections in _ADDED_FIELDS.items():
+        if header["format_version"] < version:
+            for section, defaults in sections.items():
+                if isinstance(header.get(section), dict):
+                    header[section] = {**defaults, **header[section]}
+
+
 def _load(path: Path, upgrading: bool = False) -> Predictor:
     header_file = path / HEADER
     if not header_file.is_file():
@@ -331,10 +344,12 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
     if not isinstance(header, dict):
         raise CheckpointError(f"{where}: {HEADER} must hold an object, got {type(header).__name__}")
     if upgrading and header.get("format_version") in _LEGACY_VERSIONS and type(header["format_version"]) is int:
+        _fill_added_fields(header)
         header["format_version"] = FORMAT_VERSION
     else:
         _check_format(header, path)
         _verify_manifest(path, where)
+        _fill_added_fields(header)
     model_config, embedding = _check_header(header, where)
     try:
         with np.load(path / VECTORS, allow_pickle=False) as z:
