@@ -9,7 +9,7 @@ import pytest
 from tgnas_jax.data import load_nb101
 from tgnas_jax.model import ModelConfig
 from tgnas_jax.predictor_files import load_predictor
-from tgnas_jax.train import TrainConfig, main, override, split_nb101, train
+from tgnas_jax.train import TrainConfig, feature_noise_scales, main, override, split_nb101, train
 from tgnas_jax.transfer import load_sets
 
 TINY = TrainConfig(
@@ -90,3 +90,18 @@ def test_cli_progress_goes_to_stderr_and_quiet_leaves_only_the_report(data_dir, 
     out, err = capsys.readouterr()
     assert "seed 0: resuming after epoch 0" in err and f"wrote the predictor to {tmp_path / 'out'}" in err
     assert json.loads(out)["members"][0]["seed"] == 0
+
+
+def test_feature_noise_is_scaled_to_each_block_of_columns():
+    rng = np.random.default_rng(0)
+    embedding, attributes = rng.normal(scale=0.1, size=(5, 6)), rng.normal(scale=2.0, size=(5, 2))
+    vectors = np.concatenate([embedding, attributes], axis=1).astype(np.float32)
+    one = feature_noise_scales(vectors, 0.5, [8])
+    spread = np.sqrt(np.mean(np.sum((vectors - vectors.mean(axis=0)) ** 2, axis=1)))
+    np.testing.assert_allclose(one, np.full(8, 0.5 * spread / np.sqrt(8)), rtol=1e-6)
+    two = feature_noise_scales(vectors, 0.5, [6, 2])
+    assert len(set(two[:6].tolist())) == len(set(two[6:].tolist())) == 1
+    assert two[6] > 5 * two[0]  # each block blurred on its own scale
+    assert not feature_noise_scales(vectors, 0.0, [6, 2]).any()
+    with pytest.raises(ValueError, match=r"feature blocks \[6\] cover 6 of 8 columns"):
+        feature_noise_scales(vectors, 0.5, [6])

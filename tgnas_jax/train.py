@@ -31,6 +31,7 @@ from tgnas_jax import strictjson
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress
 from tgnas_jax.batching import dense_batch
 from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
+from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES
 from tgnas_jax.embeddings.table import DIM
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
@@ -175,6 +176,29 @@ def _write_text(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+def feature_noise_scales(vectors: np.ndarray, fraction: float, blocks: Sequence[int]) -> np.ndarray:
+    """Per-column noise deviations: within each block of columns, ``fraction`` of the operators' RMS
+    distance from their mean operator in that block, spread evenly over its columns.
+
+    The text embedding and the structured attributes are blocks of their own, so each is blurred
+    on its own scale: attribute columns NB101 never varies (pooling, when maxpool is held out) are
+    then blurred as much as the others, not left to meet an unseen operator with untrained weights.
+    """
+    scales, start = [], 0
+    for width in blocks:
+        block = vectors[:, start : start + width]
+        spread = np.sqrt(np.mean(np.sum((block - block.mean(axis=0)) ** 2, axis=1)))
+        scales.append(np.full(width, fraction * spread / np.sqrt(width), np.float32))
+        start += width
+    if start != vectors.shape[1]:
+        raise ValueError(f"feature blocks {list(blocks)} cover {start} of {vectors.shape[1]} columns")
+    return np.concatenate(scales)
+
+
+def _feature_blocks(embedding: EmbeddingConfig, columns: int) -> list[int]:
+    return [columns - NUM_ATTRIBUTES, NUM_ATTRIBUTES] if embedding.attributes else [columns]
+
+
 def train_member(
     cells: Dense,
     labels: np.ndarray,
@@ -229,8 +253,9 @@ def train_member(
             start_epoch = last + 1
             _write_text(history_file, strictjson.dumps(history) + "\n")
             LOGGER.info("seed %d: resuming after epoch %d from %s", seed, last, member_dir)
-    spread = float(jnp.sqrt(jnp.mean(jnp.sum((op_table - op_table.mean(axis=0)) ** 2, axis=1))))
-    step = make_train_step(model, optimizer, cfg.loss, cfg.feature_noise * spread / np.sqrt(op_table.shape[1]))
+    blocks = _feature_blocks(cfg.embedding, op_table.shape[1])
+    noise = feature_noise_scales(np.asarray(op_table), cfg.feature_noise, blocks)
+    step = make_train_step(model, optimizer, cfg.loss, noise)
     predict = make_predict(model)
     val_cells, val_truth = holdouts["val"]
     epochs = tqdm(

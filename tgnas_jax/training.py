@@ -63,20 +63,22 @@ def loss_fn(scores: jax.Array, labels: jax.Array, kind: Loss) -> jax.Array:
 
 
 def make_train_step(
-    model: GCN, optimizer: optax.GradientTransformation, loss: Loss, feature_noise: float = 0.0
+    model: GCN, optimizer: optax.GradientTransformation, loss: Loss, feature_noise: float | np.ndarray = 0.0
 ) -> Callable[[TrainState, Cells, jax.Array, jax.Array], tuple[TrainState, jax.Array]]:
     """A pure, jitted step: (state, batch, op_table, key) -> (new state, loss).
 
-    ``feature_noise`` > 0 adds Gaussian noise of that standard deviation to every operator's
-    embedding at every step: the few training operators then stand for neighbourhoods of the
-    embedding space, so operators the predictor never saw land on learnt ground.
+    ``feature_noise`` > 0 adds Gaussian noise of that standard deviation (one, or one per feature
+    column) to every operator's vector at every step: the few training operators then stand for
+    neighbourhoods of the feature space, so operators the predictor never saw land on learnt ground.
     """
+    noisy = bool(np.any(feature_noise))
+    scale = jnp.asarray(feature_noise, jnp.float32)
 
     def step(state: TrainState, cells: Cells, op_table: jax.Array, key: jax.Array) -> tuple[TrainState, jax.Array]:
         graph = dense_batch(cells.adjacency, cells.ops, cells.mask)
         dropout_key, noise_key = jax.random.split(key)
-        if feature_noise:
-            op_table = op_table + feature_noise * jax.random.normal(noise_key, op_table.shape, op_table.dtype)
+        if noisy:
+            op_table = op_table + scale * jax.random.normal(noise_key, op_table.shape, op_table.dtype)
 
         def objective(params: Any) -> jax.Array:
             scores = model.apply({"params": params}, graph, op_table, train=True, rngs={"dropout": dropout_key})
