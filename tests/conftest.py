@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from tgnas_jax.batching import dense_batch
+from tgnas_jax.batching import DenseCells
 from tgnas_jax.data import DataError, resolve_data_dir
 from tgnas_jax.embeddings import DIM, MODEL_ID, OperatorEmbeddings
 from tgnas_jax.model import GCN, ModelConfig
@@ -35,7 +35,7 @@ def make_tiny_predictor() -> Callable[..., Predictor]:
         cfg = ModelConfig(hidden=8, layers=1)
         rng = np.random.default_rng(0)
         vectors = {op: rng.normal(size=6).astype(np.float32) for op in OPS}
-        example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
+        example = DenseCells(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
         init = jax.jit(GCN(cfg).init)
         table = np.stack(list(vectors.values()))
         params = tuple(init(jax.random.PRNGKey(m), example, table)["params"] for m in range(members))
@@ -93,6 +93,6 @@ def hash_embedded(monkeypatch: pytest.MonkeyPatch) -> tuple[Predictor, HashEncod
     known = ("input", "output", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
     vectors = dict(zip(known, table.lookup(known, normalize=False), strict=True))
     cfg = ModelConfig(hidden=8, layers=1)
-    example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
+    example = DenseCells(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
     params = (GCN(cfg).init(jax.random.PRNGKey(0), example, np.stack(list(vectors.values())))["params"],)
     return Predictor(cfg, EmbeddingConfig(), params, vectors, cost_weight=0.5), encoder

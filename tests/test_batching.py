@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch, vocabulary
+from tgnas_jax.batching import Budget, pad_batch, unpad_batch, vocabulary
 from tgnas_jax.graph import ArchGraph
 
 
@@ -52,16 +52,3 @@ def test_over_budget_and_unknown_operator_are_named():
 def test_vocabulary_is_first_seen_order():
     g = ArchGraph(np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]]), ("input", "zeta_op", "output"))
     assert vocabulary([g]) == ("input", "zeta_op", "output")
-
-
-def test_dense_batch_weights_only_real_edges():
-    adjacency = np.zeros((2, 3, 3), np.uint8)
-    adjacency[:, 0, 1] = adjacency[:, 1, 2] = 1
-    ops = np.array([[0, 1, 2], [0, 2, -1]])
-    mask = (ops >= 0).astype(np.float32)
-    batch = dense_batch(adjacency, ops, mask)
-    assert batch.n_node.tolist() == [3, 3]
-    weights = np.asarray(batch.edges).reshape(2, 3, 3)
-    assert weights[0].sum() == 2
-    assert weights[1].sum() == 1  # the edge into the masked third slot is switched off
-    assert np.asarray(batch.nodes["op"]).min() >= 0

@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tgnas_jax.batching import Budget, dense_batch, pad_batch
+from tgnas_jax.batching import Budget, DenseCells, pad_batch
 from tgnas_jax.graph import ArchGraph
-from tgnas_jax.model import GCN, ModelConfig
+from tgnas_jax.model import GCN, ModelConfig, output_fed
 
 OPS = ("input", "conv", "pool", "output")
 TABLE = jax.random.normal(jax.random.PRNGKey(0), (len(OPS), 12))
@@ -27,7 +27,7 @@ def _dense(graphs: list[ArchGraph], slots: int):
     for i, g in enumerate(graphs):
         adjacency[i, : g.num_nodes, : g.num_nodes] = g.adjacency
         ops[i, : g.num_nodes] = [OPS.index(op) for op in g.ops]
-    return dense_batch(adjacency, ops, (ops >= 0).astype(np.float32))
+    return DenseCells(adjacency, ops, (ops >= 0).astype(np.float32))
 
 
 @pytest.mark.parametrize("readout", ["global", "mean"])
@@ -42,13 +42,33 @@ def test_packed_and_fixed_slot_batches_score_the_same(readout, norm):
     np.testing.assert_allclose(packed_scores, dense_scores, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("direction", ["forward", "both"])
+def test_dense_edges_touching_empty_slots_take_no_part(direction):
+    cfg = ModelConfig(hidden=16, layers=2, direction=direction)
+    cells = _dense(_graphs(), 6)
+    params = _init(cfg, cells)
+    noisy = np.array(cells.adjacency)
+    noisy[:, :, 5] = noisy[:, 5, :] = 1  # slot 5 is empty in both cells
+    scores = GCN(cfg).apply({"params": params}, cells, TABLE)
+    np.testing.assert_array_equal(GCN(cfg).apply({"params": params}, cells._replace(adjacency=noisy), TABLE), scores)
+
+
+def test_output_fed_is_the_same_in_both_layouts():
+    cut = ArchGraph(np.zeros((2, 2)), ("input", "output"))  # no data reaches the output
+    graphs = [*_graphs(), cut]
+    packed, _ = pad_batch(graphs, Budget.for_batch(4, 4, 4), vocab=OPS)
+    output_id = jnp.asarray(OPS.index("output"))
+    assert output_fed(packed, output_id)[: len(graphs)].tolist() == [True, True, False]
+    assert output_fed(_dense(graphs, 5), output_id).tolist() == [True, True, False]
+
+
 def test_forward_propagation_sees_edge_direction_and_symmetric_does_not():
     chain = ArchGraph(
         np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]), ("input", "conv", "pool", "output")
     )
     ops, mask = np.array([[0, 1, 2, 3]]), np.ones((1, 4), np.float32)
-    along = dense_batch(chain.adjacency[None], ops, mask)
-    against = dense_batch(chain.adjacency.T[None], ops, mask)  # every edge reversed
+    along = DenseCells(chain.adjacency[None], ops, mask)
+    against = DenseCells(chain.adjacency.T[None], ops, mask)  # every edge reversed
     for direction, same in (("both", True), ("forward", False)):
         cfg = ModelConfig(hidden=16, layers=2, direction=direction, readout="mean", norm="none")
         params = _init(cfg, along)

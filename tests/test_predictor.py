@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from tgnas_jax.batching import dense_batch
+from tgnas_jax.batching import DenseCells
 from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES, attribute_vectors
 from tgnas_jax.graph import ArchGraph
 from tgnas_jax.model import GCN, ModelConfig
@@ -19,7 +19,7 @@ def _predictor(members: int = 2, features: str = "minilm") -> Predictor:
     cfg = ModelConfig(hidden=16, layers=2)
     rng = np.random.default_rng(0)
     vectors = {op: rng.normal(size=8).astype(np.float32) for op in OPS}
-    example = dense_batch(np.zeros((1, 3, 3), np.uint8), np.zeros((1, 3), np.int32), np.ones((1, 3), np.float32))
+    example = DenseCells(np.zeros((1, 3, 3), np.uint8), np.zeros((1, 3), np.int32), np.ones((1, 3), np.float32))
     params = tuple(
         GCN(cfg).init(jax.random.PRNGKey(seed), example, np.stack(list(vectors.values())))["params"]
         for seed in range(members)
@@ -257,7 +257,7 @@ def test_an_attribute_predictor_saves_loads_and_scores_unseen_operators(tmp_path
     cfg, emb = ModelConfig(hidden=8, layers=1), EmbeddingConfig(attributes=True)
     known = ("input", "output", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
     vectors = dict(zip(known, operator_vectors(known, emb), strict=True))
-    example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
+    example = DenseCells(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
     params = (GCN(cfg).init(jax.random.PRNGKey(0), example, np.stack(list(vectors.values())))["params"],)
     Predictor(cfg, emb, params, vectors).save(tmp_path / "ckpt")
     restored = load_predictor(tmp_path / "ckpt")

@@ -4,7 +4,7 @@ The curated API: graphs and batching, the predictor, streaming scores, search, a
 ``tgnas_jax.spaces``) the spaces.
 """
 
-from tgnas_jax.batching import Budget, dense_batch, pad_batch, unpad_batch
+from tgnas_jax.batching import Budget, DenseCells, pad_batch, unpad_batch
 from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.graph import ArchGraph, GraphError, prune
 from tgnas_jax.predictor import EmbeddingConfig, Predictor
@@ -26,7 +26,7 @@ __all__ = [
     "GraphError",
     "Predictor",
     "SearchResult",
-    "dense_batch",
+    "DenseCells",
     "load_predictor",
     "pad_batch",
     "prune",

@@ -1,25 +1,40 @@
-"""Padding batches of architecture graphs into static-shape ``jraph.GraphsTuple``s.
+"""The two batch layouts the GCN reads, built with numpy outside jit (one compilation per shape).
 
-Padding is done here, with numpy, outside jit: a jitted model then compiles once per
-:class:`Budget`. Node features are int32 indices into a per-batch operator vocabulary, so each
-operator is embedded once per batch, not once per node.
+* Packed: graphs of any size concatenated into one static-shape ``jraph.GraphsTuple`` sized by
+  a :class:`Budget`: ``nodes = {"op": int32[N], "mask": float32[N]}`` and ``edges`` = float32[E]
+  weights; padding nodes and edges carry 0, and a search that builds fixed-size template graphs
+  inside jit switches nodes and edges off the same way.
+* :class:`DenseCells`: ``B`` cells of ``n`` node slots with a dense adjacency, for small cells
+  (training on NB101, whole spaces of fixed cells), where propagation is one batched matmul.
 
-Layout the model reads: ``nodes = {"op": int32[N], "mask": float32[N]}`` and ``edges`` =
-float32[E] weights. Padding nodes and edges carry 0; a search that builds fixed-size template
-graphs inside jit switches nodes and edges off the same way.
+Node features are int32 indices into a per-batch operator vocabulary, so each operator is
+embedded once per batch, not once per node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import jraph
 import numpy as np
 
 from tgnas_jax.graph import ArchGraph
+
+
+class DenseCells(NamedTuple):
+    """``B`` cells of ``n`` node slots each, the layout the GCN propagates by batched matmuls.
+
+    ``adjacency[b, i, j]`` weights edge ``i -> j`` (data flow), ``ops[b, i]`` indexes the batch
+    vocabulary (negative: an empty slot), ``mask[b, i]`` is 1 on the cell's real nodes. A pytree
+    of arrays: it goes through jit, vmap and shard_map as it is.
+    """
+
+    adjacency: jax.Array
+    ops: jax.Array
+    mask: jax.Array
 
 
 @dataclass(frozen=True)
@@ -149,27 +164,3 @@ def map_dense_chunks(
         ]
         out[start:stop] = np.asarray(fn(*chunk))[: stop - start]
     return out
-
-
-def dense_batch(adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jraph.GraphsTuple:
-    """Fixed-slot batch from dense cells: ``adjacency[B, n, n]``, ``ops[B, n]``, ``mask[B, n]``.
-
-    Every graph gets ``n`` node slots and ``n * n`` edge slots weighted by its adjacency, so the
-    shape depends only on ``(B, n)``. Jittable: search builds candidate cells with it inside jit,
-    and training slices pre-padded tables with no per-graph Python.
-    """
-    batch, n = ops.shape
-    mask = mask.astype(jnp.float32)
-    node = jnp.arange(batch * n, dtype=jnp.int32).reshape(batch, n)
-    senders = jnp.broadcast_to(node[:, :, None], (batch, n, n)).reshape(-1)
-    receivers = jnp.broadcast_to(node[:, None, :], (batch, n, n)).reshape(-1)
-    weight = adjacency.astype(jnp.float32) * mask[:, :, None] * mask[:, None, :]
-    return jraph.GraphsTuple(
-        nodes={"op": jnp.maximum(ops, 0).astype(jnp.int32).reshape(-1), "mask": mask.reshape(-1)},
-        edges=weight.reshape(-1),
-        senders=senders,
-        receivers=receivers,
-        globals=None,
-        n_node=jnp.full((batch,), n, jnp.int32),
-        n_edge=jnp.full((batch,), n * n, jnp.int32),
-    )

@@ -20,12 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from tgnas_jax import parallel
-from tgnas_jax.batching import Budget, dense_batch, map_dense_chunks, pad_batch
+from tgnas_jax.batching import Budget, DenseCells, map_dense_chunks, pad_batch
 from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES, attribute_vectors
 from tgnas_jax.embeddings.descriptions import check_overrides, overridden
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
-from tgnas_jax.model import GCN, ModelConfig, node_graph_ids
+from tgnas_jax.model import GCN, ModelConfig, output_fed
 from tgnas_jax.spaces import get_space
 from tgnas_jax.spaces.base import SearchSpace
 
@@ -133,12 +133,7 @@ class Predictor:
 
         def ensemble(stacked: Any, graph: Any, op_table: jax.Array, output_id: jax.Array) -> jax.Array:
             scores = jax.vmap(lambda p: model.apply({"params": p}, graph, op_table))(stacked).mean(axis=0)
-            # A cell is broken when no edge carries data into its output node.
-            is_output = (graph.nodes["op"] == output_id) & (graph.nodes["mask"] > 0)
-            graph_ids = node_graph_ids(graph.n_node, is_output.shape[0])
-            into_output = graph.edges * is_output[graph.receivers]
-            fed = jax.ops.segment_sum(into_output, graph_ids[graph.receivers], graph.n_node.shape[0]) > 0
-            return jnp.where(fed, scores, BROKEN_SCORE)
+            return jnp.where(output_fed(graph, output_id), scores, BROKEN_SCORE)
 
         self._ensemble = jax.jit(ensemble)
         self._blends: dict[tuple[str, str, tuple[tuple[str, str], ...]], CostBlend | None] = {}
@@ -146,7 +141,7 @@ class Predictor:
         # packed jraph batches one per device (parallel.stack), each device scoring its own.
         self._ensemble_dense = jax.jit(
             lambda stacked, adjacency, ops, mask, op_table, output_id: parallel.over_devices(
-                lambda a, o, m: ensemble(stacked, dense_batch(a, o, m), op_table, output_id), adjacency, ops, mask
+                lambda a, o, m: ensemble(stacked, DenseCells(a, o, m), op_table, output_id), adjacency, ops, mask
             )
         )
         self._ensemble_packed = jax.jit(

@@ -26,7 +26,7 @@ import orbax.checkpoint as ocp
 from flax import traverse_util
 from flax.core import unfreeze
 
-from tgnas_jax.batching import dense_batch
+from tgnas_jax.batching import DenseCells
 from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph
@@ -278,7 +278,7 @@ def _is_permutation(matrix: np.ndarray) -> bool:
 
 def _expected_params(model_config: ModelConfig, dim: int) -> dict[tuple[str, ...], jax.ShapeDtypeStruct]:
     """Shapes of one member's parameters under ``model_config`` (traced, nothing computed)."""
-    example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
+    example = DenseCells(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
     shapes = jax.eval_shape(
         lambda: GCN(model_config).init(jax.random.PRNGKey(0), example, jnp.zeros((1, dim), jnp.float32))
     )

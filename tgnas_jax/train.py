@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from tgnas_jax import strictjson
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress
-from tgnas_jax.batching import dense_batch
+from tgnas_jax.batching import DenseCells
 from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
 from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES
 from tgnas_jax.embeddings.table import DIM
@@ -223,7 +223,7 @@ def train_member(
 
     key = jax.random.PRNGKey(seed)
     init_key, key = jax.random.split(key)
-    params = model.init(init_key, dense_batch(*(jnp.asarray(x[:2]) for x in cells)), op_table)["params"]
+    params = model.init(init_key, DenseCells(*(jnp.asarray(x[:2]) for x in cells)), op_table)["params"]
     state = TrainState(step=jnp.array(0), params=params, opt_state=optimizer.init(params))
     manager = None
     start_epoch = 0

@@ -1,8 +1,8 @@
 """Pure training pieces: the loss, a jitted ``train_step`` and batched prediction.
 
 The data arrive as dense, pre-padded cells (``adjacency[B, n, n]``, ``ops[B, n]`` indexing an
-operator table, ``mask[B, n]``); the batch graph is built inside jit with
-:func:`tgnas_jax.batching.dense_batch`, so one compiled step serves every batch.
+operator table, ``mask[B, n]``), read by the model as :class:`tgnas_jax.batching.DenseCells`,
+so one compiled step serves every batch.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tgnas_jax.batching import dense_batch, map_dense_chunks
+from tgnas_jax.batching import DenseCells, map_dense_chunks
 from tgnas_jax.model import GCN
 
 Loss = Literal["mse", "pairwise", "mse+pairwise", "mse+top"]
@@ -75,7 +75,7 @@ def make_train_step(
     scale = jnp.asarray(feature_noise, jnp.float32)
 
     def step(state: TrainState, cells: Cells, op_table: jax.Array, key: jax.Array) -> tuple[TrainState, jax.Array]:
-        graph = dense_batch(cells.adjacency, cells.ops, cells.mask)
+        graph = DenseCells(cells.adjacency, cells.ops, cells.mask)
         dropout_key, noise_key = jax.random.split(key)
         if noisy:
             op_table = op_table + scale * jax.random.normal(noise_key, op_table.shape, op_table.dtype)
@@ -97,7 +97,7 @@ def make_predict(model: GCN) -> Callable[[Any, jax.Array, jax.Array, jax.Array, 
 
     @jax.jit
     def predict(params: Any, adjacency: jax.Array, ops: jax.Array, mask: jax.Array, op_table: jax.Array) -> jax.Array:
-        return model.apply({"params": params}, dense_batch(adjacency, ops, mask), op_table)
+        return model.apply({"params": params}, DenseCells(adjacency, ops, mask), op_table)
 
     return predict
 

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from tgnas_jax.batching import dense_batch
+from tgnas_jax.batching import DenseCells
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor
 from tgnas_jax.search.encoding import encoding_for
@@ -27,7 +27,7 @@ def make_predictor(
     cfg = ModelConfig(hidden=16, layers=2, direction="forward", readout="mean", norm="graph")
     rng = np.random.default_rng(seed)
     vectors = {op: rng.normal(size=8).astype(np.float32) for op in (*OPS, *extra_ops)}
-    example = dense_batch(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
+    example = DenseCells(np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2), np.int32), np.ones((1, 2), np.float32))
     init = jax.jit(GCN(cfg).init)  # one compilation, not one per primitive
     params = tuple(
         init(jax.random.PRNGKey(seed + m), example, np.stack(list(vectors.values())))["params"] for m in range(members)

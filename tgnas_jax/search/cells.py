@@ -153,9 +153,9 @@ def cell_batch(
 ) -> jraph.GraphsTuple:
     """A predictor batch of ``B`` rendered cells, one edge slot per *possible* edge.
 
-    The same layout as :func:`tgnas_jax.batching.dense_batch`, but only the template's
-    ``structure`` gets edge slots rather than all ``n * n`` pairs: a DARTS supernet cell has
-    115 nodes and about a thousand possible edges, not 13,225.
+    The packed layout, but only the template's ``structure`` gets edge slots rather than all
+    ``n * n`` pairs: a DARTS supernet cell has 115 nodes and about a thousand possible edges, not
+    13,225.
     """
     batch, n = ops.shape
     senders, receivers = (jnp.asarray(x, jnp.int32) for x in structure)
