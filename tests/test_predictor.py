@@ -241,7 +241,7 @@ def test_prior_false_gives_the_gcn_alone(make_tiny_predictor):
 @pytest.mark.usefixtures("hash_embedded")
 def test_attributes_extend_each_operator_vector_and_reach_unseen_operators():
     with_attributes = EmbeddingConfig(attributes=True)
-    assert with_attributes.width == 384 + NUM_ATTRIBUTES and EmbeddingConfig().width == 384
+    assert with_attributes.width(5) == 384 + NUM_ATTRIBUTES and EmbeddingConfig().width(5) == 384
     rows = operator_vectors(["sep_conv_5x5", "input"], with_attributes)
     plain = operator_vectors(["sep_conv_5x5", "input"], EmbeddingConfig())
     np.testing.assert_array_equal(rows[:, :384], plain)
@@ -267,6 +267,9 @@ def test_an_attribute_predictor_saves_loads_and_scores_unseen_operators(tmp_path
     assert restored.op_vectors["sep_conv_5x5"].shape == (384 + NUM_ATTRIBUTES,)
 
 
-def test_onehot_features_take_no_attributes():
-    with pytest.raises(ValueError, match="one-hot features take none"):
-        EmbeddingConfig(features="onehot", attributes=True)
+def test_onehot_codes_take_attributes_too():
+    emb = EmbeddingConfig(features="onehot", attributes=True)
+    rows = operator_vectors(["input", "sep_conv_3x3"], emb)
+    assert emb.width(2) == rows.shape[1] == 2 + NUM_ATTRIBUTES
+    np.testing.assert_array_equal(rows[:, :2], np.eye(2))
+    np.testing.assert_array_equal(rows[:, 2:], attribute_vectors(["input", "sep_conv_3x3"]))

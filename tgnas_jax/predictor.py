@@ -46,17 +46,13 @@ class EmbeddingConfig:
     #: "minilm" embeddings, or "onehot" over the training operators (ablation; no unseen operators).
     features: Literal["minilm", "onehot"] = "minilm"
     #: Append the operator's structured attributes read from its name (kind, receptive field, cost,
-    #: stride: :mod:`tgnas_jax.embeddings.attributes`) to its embedding.
+    #: stride: :mod:`tgnas_jax.embeddings.attributes`) to its embedding (or one-hot code).
     attributes: bool = False
 
-    def __post_init__(self) -> None:
-        if self.attributes and self.features == "onehot":
-            raise ValueError("attributes extend MiniLM embeddings; one-hot features take none")
-
-    @property
-    def width(self) -> int | None:
-        """Length of each operator's vector (``None`` for one-hot: the number of training operators)."""
-        return None if self.features == "onehot" else self.dim + NUM_ATTRIBUTES * self.attributes
+    def width(self, num_operators: int) -> int:
+        """Length of each operator's vector (one-hot codes are as long as the training vocabulary)."""
+        base = num_operators if self.features == "onehot" else self.dim
+        return base + NUM_ATTRIBUTES * self.attributes
 
 
 @lru_cache(maxsize=1)
@@ -85,8 +81,9 @@ def operator_vectors(
     (the attributes still come from the names).
     """
     if cfg.features == "onehot":
-        return np.eye(len(names), dtype=np.float32)
-    vectors = _operator_table().lookup(list(names), cfg.length, normalize=cfg.normalize, overrides=describe)
+        vectors = np.eye(len(names), dtype=np.float32)
+    else:
+        vectors = _operator_table().lookup(list(names), cfg.length, normalize=cfg.normalize, overrides=describe)
     if reduction is not None:
         vectors = reduction.transform(vectors)
     return np.concatenate([vectors, attribute_vectors(names)], axis=1) if cfg.attributes else vectors

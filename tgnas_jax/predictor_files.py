@@ -248,7 +248,7 @@ def _check_vectors(arrays: Any, embedding: EmbeddingConfig, where: str) -> None:
     absent = [op for op in (INPUT, OUTPUT) if op not in names.tolist()]
     if absent:
         raise CheckpointError(f"{where}: {VECTORS} lacks the cell ends {absent}")
-    width = embedding.width if embedding.width is not None else len(names)
+    width = embedding.width(len(names))
     if vectors.dtype != np.float32 or vectors.shape != (len(names), width):
         raise CheckpointError(
             f"{where}: {VECTORS} vectors are {vectors.dtype} {vectors.shape}; "
@@ -258,7 +258,7 @@ def _check_vectors(arrays: Any, embedding: EmbeddingConfig, where: str) -> None:
         raise CheckpointError(f"{where}: {VECTORS} vectors are not all finite")
     if embedding.features == "onehot":
         # Each row one 1, each column one 1: a permuted identity, and no projection.
-        if "pca_mean" in keys or not _is_permutation(vectors):
+        if "pca_mean" in keys or not _is_permutation(vectors[:, : len(names)]):
             raise CheckpointError(f"{where}: {VECTORS} one-hot vectors are not a permuted identity")
     elif "pca_mean" in keys:
         mean, components = arrays["pca_mean"], arrays["pca_components"]

@@ -44,7 +44,9 @@ class TrainConfig:
     """Everything a training run depends on; saved beside its checkpoint."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
-    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    #: Text embedding plus structured attributes read from each operator's name: chosen on NB301
+    #: and the NB101 operator-transfer hold-out (``benchmarks/results/transfer_selection_attributes.md``).
+    embedding: EmbeddingConfig = field(default_factory=lambda: EmbeddingConfig(attributes=True))
     #: MSE plus a pairwise ranking loss weighted towards the best cells (``training.pairwise_loss``):
     #: chosen on NB301 and the NB101 operator-transfer hold-out over plain MSE
     #: (``benchmarks/results/transfer_selection_top.md``).
