@@ -160,6 +160,7 @@ VALID_EDITS = [
     (None, "metadata", {}),
 ]
 #: Header edits that are wrong in themselves: each must also fail resigned.
+_SHIPPED_HEADER = json.loads((DEFAULT_CHECKPOINT / "predictor.json").read_text())
 BAD_EDITS = [
     *[("model", "hidden", v) for v in (32, 0, -1, "64", 64.0, True, None, DROP)],
     *[("model", "layers", v) for v in (5, 0, "4", 4.5, False, DROP)],
@@ -172,7 +173,8 @@ BAD_EDITS = [
     *[("embedding", "dim", v) for v in (64, 0, "384", 384.0, DROP)],
     *[("embedding", "normalize", v) for v in ("false", 0, None)],
     *[("embedding", "features", v) for v in ("onehot", "bert")],
-    *[("embedding", "attributes", v) for v in (True, "false", 0, None, DROP)],
+    # The other setting of the shipped header's: vectors of the wrong width.
+    *[("embedding", "attributes", v) for v in (not _SHIPPED_HEADER["embedding"]["attributes"], "false", 0, None, DROP)],
     ("embedding", "pca", True),
     *[(None, "num_members", v) for v in ("4", 3, 5, 0, 4.0, True, DROP)],
     *[(None, "cost_weight", v) for v in (math.nan, math.inf, -1.0, "1", None, True, DROP)],
@@ -337,18 +339,20 @@ def test_undamaged_copy_loads_and_scores_identically(shipped: Path) -> None:
     np.testing.assert_array_equal(load_predictor(shipped).score(CELLS, space), load_predictor().score(CELLS, space))
 
 
-def test_a_format_2_header_means_no_attributes(shipped: Path, tmp_path: Path) -> None:
+def test_a_format_2_header_means_no_attributes(make_tiny_predictor: Callable, tmp_path: Path) -> None:
     """Format 3 added ``embedding.attributes``: a format-2 header lacks it and meant false; a format-3 one must say."""
-    header = json.loads((shipped / "predictor.json").read_text())
-    assert header["format_version"] == 3
+    saved = tmp_path / "saved"
+    make_tiny_predictor().save(saved)
+    header = json.loads((saved / "predictor.json").read_text())
+    assert header["format_version"] == 3 and header["embedding"]["attributes"] is False
     del header["embedding"]["attributes"]
     for version, loads in ((2, True), (3, False)):
         copy = tmp_path / f"v{version}"
-        shutil.copytree(shipped, copy)
+        shutil.copytree(saved, copy)
         (copy / "predictor.json").write_text(json.dumps({**header, "format_version": version}))
         resign(copy)
         if loads:
-            assert load_predictor(copy).embedding == load_predictor(shipped).embedding
+            assert load_predictor(copy).embedding == load_predictor(saved).embedding
         else:
             with pytest.raises(CheckpointError, match="embedding lacks attributes"):
                 load_predictor(copy)
