@@ -21,7 +21,6 @@ from typing import Any
 
 from tgnas_jax import metrics, transfer
 from tgnas_jax.model import ModelConfig
-from tgnas_jax.predictor import EmbeddingConfig
 from tgnas_jax.train import TrainConfig, override, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -29,11 +28,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def grid(name: str, base: TrainConfig) -> dict[str, TrainConfig]:
     if name == "table2":
+        emb = base.embedding
         return {
-            f"{length}/{dim}": dataclasses.replace(base, embedding=EmbeddingConfig(length=length, dim=dim))
+            f"{length}/{dim}": dataclasses.replace(base, embedding=dataclasses.replace(emb, length=length, dim=dim))
             for dim in (384, 64)
             for length in ("short", "medium", "long")
-        } | {"onehot": dataclasses.replace(base, embedding=EmbeddingConfig(features="onehot"))}
+        } | {"onehot": dataclasses.replace(base, embedding=dataclasses.replace(emb, features="onehot"))}
     if name == "fraction":
         return {
             f"{fraction:.0%}": dataclasses.replace(base, train_fraction=fraction) for fraction in (0.9, 0.5, 0.1, 0.01)

@@ -30,10 +30,11 @@ def _dense(graphs: list[ArchGraph], slots: int):
     return DenseCells(adjacency, ops, (ops >= 0).astype(np.float32))
 
 
+@pytest.mark.parametrize("direction", ["forward", "both"])
 @pytest.mark.parametrize("readout", ["global", "mean"])
 @pytest.mark.parametrize("norm", ["graph", "layer", "none"])
-def test_packed_and_fixed_slot_batches_score_the_same(readout, norm):
-    cfg = ModelConfig(hidden=16, layers=3, readout=readout, norm=norm)
+def test_packed_and_fixed_slot_batches_score_the_same(readout, norm, direction):
+    cfg = ModelConfig(hidden=16, layers=3, readout=readout, norm=norm, direction=direction)
     graphs = _graphs()
     packed, _ = pad_batch(graphs, Budget.for_batch(4, 4, 4), vocab=OPS)
     params = _init(cfg, packed)

@@ -28,8 +28,9 @@ class DenseCells(NamedTuple):
     """``B`` cells of ``n`` node slots each, the layout the GCN propagates by batched matmuls.
 
     ``adjacency[b, i, j]`` weights edge ``i -> j`` (data flow), ``ops[b, i]`` indexes the batch
-    vocabulary (negative: an empty slot), ``mask[b, i]`` is 1 on the cell's real nodes. A pytree
-    of arrays: it goes through jit, vmap and shard_map as it is.
+    vocabulary, ``mask[b, i]`` is 1 on the cell's real nodes: the mask alone says which slots are
+    empty (their ops, conventionally -1, are not read). A pytree of arrays: it goes through jit,
+    vmap and shard_map as it is.
     """
 
     adjacency: jax.Array

@@ -1,10 +1,10 @@
 """The GCN predictor: operator embeddings on DAG nodes in, one score per graph out.
 
-Reads either batch layout of :mod:`tgnas_jax.batching` plus the ``(vocab, dim)`` embedding
+Reads either batch layout of :mod:`tgnas_jax.batching` plus the ``(vocab, width)`` feature
 matrix of the batch's operators: a packed ``jraph.GraphsTuple`` (``nodes = {"op", "mask"}``,
 edge weights; any graph sizes) or :class:`~tgnas_jax.batching.DenseCells` (``B`` cells of ``n``
-node slots: propagation is one batched matmul, several times faster for small cells). Both give
-the same scores from the same parameters; masked-out nodes and zero-weight edges take no part.
+node slots: propagation is one batched matmul, no gathers or scatters). Both give the same scores
+from the same parameters; masked-out nodes and zero-weight edges take no part.
 """
 
 from __future__ import annotations
@@ -86,9 +86,15 @@ def propagate_dense(h: jax.Array, cells: DenseCells, direction: Direction) -> ja
     return jnp.einsum("bsr,bsh->brh", coef, h) + h * (mask * inv_in * inv_out)[:, :, None]
 
 
+def _as_float(cells: DenseCells) -> DenseCells:
+    """Adjacency and mask as float32 weights, whatever they were given as (uint8, bool)."""
+    return cells._replace(adjacency=cells.adjacency.astype(jnp.float32), mask=cells.mask.astype(jnp.float32))
+
+
 def output_fed(batch: jraph.GraphsTuple | DenseCells, output_id: jax.Array) -> jax.Array:
     """Per graph, whether some edge carries data into its output node (if not, the cell is broken)."""
     if isinstance(batch, DenseCells):
+        batch = _as_float(batch)
         is_output = (batch.ops == output_id) & (batch.mask > 0)
         into_output = batch.adjacency * batch.mask[:, :, None] * is_output[:, None, :]
         return into_output.sum(axis=(1, 2)) > 0
@@ -105,6 +111,7 @@ class _Layout:
         self.batch, self.direction = batch, direction
         self.dense = isinstance(batch, DenseCells)
         if self.dense:
+            batch = self.batch = _as_float(batch)
             self.ops, self.mask = jnp.maximum(batch.ops, 0), batch.mask
             self.num_graphs = batch.ops.shape[0]
         else:

@@ -108,7 +108,8 @@ def _check_format(header: dict[str, Any], path: Path) -> None:
     else:
         problem = f"has unknown format_version {version!r}"
     raise CheckpointError(
-        f"predictor checkpoint at {str(path)!r} {problem} (this tgnas-jax reads format {FORMAT_VERSION})"
+        f"predictor checkpoint at {str(path)!r} {problem} "
+        f"(this tgnas-jax reads formats {', '.join(map(str, (*_READABLE_VERSIONS, FORMAT_VERSION)))})"
     )
 
 
@@ -401,7 +402,8 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
 
 
 def upgrade_checkpoint(path: str | Path, out: str | Path | None = None) -> Predictor:
-    """Re-save a checkpoint of an older format (no manifest) in the current one, at ``out`` or in place.
+    """Re-save a checkpoint of an older format (1: no manifest; 2: no ``embedding.attributes``) in the
+    current one, at ``out`` or in place.
 
     Everything but the checksums is checked as on load; the weights are copied, not retrained.
     """

@@ -66,8 +66,9 @@ class TrainConfig:
     #: with ``feature_noise`` and ``loss``, on NB301 and the NB101 operator-transfer hold-out
     #: (``benchmarks/results/transfer_selection_noise.md``, ``transfer_selection_top.md``).
     cost_weight: float = 0.5
-    #: Noise added to operator embeddings during training, as a fraction of their RMS distance
-    #: from the mean operator (see ``training.make_train_step``); 0 trains on exact embeddings.
+    #: Noise added to operator vectors during training, as a fraction of their RMS distance from
+    #: the mean operator, per block of columns (embedding, attributes: ``feature_noise_scales``);
+    #: 0 trains on exact vectors.
     #: Without it, operators unseen in training meet arbitrary first-layer weights: NB301 rho
     #: varied by +-0.09 between seeds.
     feature_noise: float = 0.5
@@ -183,8 +184,8 @@ def feature_noise_scales(vectors: np.ndarray, fraction: float, blocks: Sequence[
     distance from their mean operator in that block, spread evenly over its columns.
 
     The text embedding and the structured attributes are blocks of their own, so each is blurred
-    on its own scale: attribute columns NB101 never varies (pooling, when maxpool is held out) are
-    then blurred as much as the others, not left to meet an unseen operator with untrained weights.
+    on its own scale: a flag no training cell sets (pooling, when maxpool is held out) then gets
+    noise on the attributes' scale, not the embedding's far smaller one, and so trained weights.
     """
     scales, start = [], 0
     for width in blocks:

@@ -59,6 +59,16 @@ def test_cost_orders_dense_separable_and_pointwise_convolutions():
     assert attrs("max_pool_3x3")["log2_cost"] == attrs("skip_connect")["log2_cost"] == 0.0
 
 
+def test_a_factorised_kernel_costs_its_taps_and_sees_its_longest_side():
+    assert attrs("conv_1x7_7x1")["log2_cost"] == pytest.approx(math.log2(1 + 14))
+    assert attrs("conv_1x7_7x1")["log2_receptive_field"] == pytest.approx(math.log2(7))
+
+
+@pytest.mark.parametrize("name", ["conv_0x0", "conv_k0", "max_pool_0x0", "conv3x3_s0", "conv3x3_dil0"])
+def test_sizes_below_one_read_as_the_smallest_not_a_math_error(name):
+    assert np.isfinite(attribute_vector(name)).all()
+
+
 def test_stride_is_read_from_the_name():
     assert attrs("conv3x3_s2")["log2_stride"] == 1.0 and attrs("conv3x3")["log2_stride"] == 0.0
 

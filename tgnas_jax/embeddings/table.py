@@ -436,7 +436,7 @@ def embed_batch(
 ) -> tuple[jraph.GraphsTuple, np.ndarray]:
     """A padded batch and its ``(vocab_size, dim)`` operator-embedding matrix, looked up once per batch.
 
-    The model gathers rows by ``nodes["op"]``. Pass a fixed ``vocab`` (e.g. the training vocabulary
+    The model gathers rows by the batch's node op indices. Pass a fixed ``vocab`` (e.g. the training vocabulary
     plus the batch's new operators) to keep the matrix shape, and so the jitted model, stable.
     """
     batch, vocab = pad_batch(graphs, budget, vocab)
