@@ -379,9 +379,9 @@ def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
     assert not (tmp_path / "ckpt").exists()
 
 
-def test_a_cell_no_data_crosses_scores_minus_inf_in_the_paper_encoding() -> None:
+def test_a_cell_no_data_crosses_scores_minus_inf_in_the_paper_encoding(make_tiny_predictor: Callable) -> None:
     """The all-``none`` cell and the 340 others like it score -inf, as in the pruned encoding."""
-    predictor = load_predictor()
+    predictor = make_tiny_predictor()
     paper, pruned = NB201Space(encoding="paper"), NB201Space()
     archs = list(paper.enumerate())
     scores = predictor.score(archs, paper)
