@@ -9,6 +9,7 @@ from the same parameters; masked-out nodes and zero-weight edges take no part.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +56,11 @@ def segment_mean(x: jax.Array, weight: jax.Array, segments: jax.Array, num_segme
     return total / jnp.maximum(count, 1.0)[:, None]
 
 
+def _inverse_sqrt(degree: jax.Array) -> jax.Array:
+    """``degree ** -0.5``, and 0 where the degree is 0 (masked-out nodes)."""
+    return jnp.where(degree > 0, jax.lax.rsqrt(jnp.maximum(degree, 1e-12)), 0.0)
+
+
 def propagate(h: jax.Array, graph: jraph.GraphsTuple, direction: Direction) -> jax.Array:
     """Normalised GCN aggregation (paper eq. 2) with self loops on the real nodes."""
     mask = graph.nodes["mask"]
@@ -63,77 +69,100 @@ def propagate(h: jax.Array, graph: jraph.GraphsTuple, direction: Direction) -> j
         senders, receivers = jnp.concatenate([senders, receivers]), jnp.concatenate([receivers, senders])
         weight = jnp.concatenate([weight, weight])
     num_nodes = h.shape[0]
-    deg_in = jax.ops.segment_sum(weight, receivers, num_nodes) + mask
-    deg_out = jax.ops.segment_sum(weight, senders, num_nodes) + mask
-    inv_in = jnp.where(deg_in > 0, jax.lax.rsqrt(jnp.maximum(deg_in, 1e-12)), 0.0)
-    inv_out = jnp.where(deg_out > 0, jax.lax.rsqrt(jnp.maximum(deg_out, 1e-12)), 0.0)
+    inv_in = _inverse_sqrt(jax.ops.segment_sum(weight, receivers, num_nodes) + mask)
+    inv_out = _inverse_sqrt(jax.ops.segment_sum(weight, senders, num_nodes) + mask)
     coef = weight * inv_out[senders] * inv_in[receivers]
     messages = jax.ops.segment_sum(h[senders] * coef[:, None], receivers, num_nodes)
     return messages + h * (mask * inv_in * inv_out)[:, None]
 
 
 def propagate_dense(h: jax.Array, cells: DenseCells, direction: Direction) -> jax.Array:
-    """:func:`propagate` on dense cells: ``h[B, n, H]``, ``adjacency[b, sender, receiver]``."""
+    """:func:`propagate` on dense cells: ``h[B, n, H]``, ``adjacency[b, sender, receiver]`` (float)."""
     mask = cells.mask
     weight = cells.adjacency * mask[:, :, None] * mask[:, None, :]
     if direction == "both":
         weight = weight + jnp.swapaxes(weight, 1, 2)
-    deg_in = weight.sum(axis=1) + mask
-    deg_out = weight.sum(axis=2) + mask
-    inv_in = jnp.where(deg_in > 0, jax.lax.rsqrt(jnp.maximum(deg_in, 1e-12)), 0.0)
-    inv_out = jnp.where(deg_out > 0, jax.lax.rsqrt(jnp.maximum(deg_out, 1e-12)), 0.0)
+    inv_in = _inverse_sqrt(weight.sum(axis=1) + mask)
+    inv_out = _inverse_sqrt(weight.sum(axis=2) + mask)
     coef = weight * inv_out[:, :, None] * inv_in[:, None, :]
     return jnp.einsum("bsr,bsh->brh", coef, h) + h * (mask * inv_in * inv_out)[:, :, None]
 
 
-def _as_float(cells: DenseCells) -> DenseCells:
-    """Adjacency and mask as float32 weights, whatever they were given as (uint8, bool)."""
-    return cells._replace(adjacency=cells.adjacency.astype(jnp.float32), mask=cells.mask.astype(jnp.float32))
+class _Layout(abc.ABC):
+    """What the GCN needs of a batch: node ops and mask, propagation, per-graph means, output feeding."""
+
+    ops: jax.Array
+    mask: jax.Array
+    num_graphs: int
+
+    @abc.abstractmethod
+    def propagate(self, h: jax.Array, direction: Direction) -> jax.Array: ...
+
+    @abc.abstractmethod
+    def mean(self, h: jax.Array) -> jax.Array:
+        """Per-graph mean of node rows, weighted by the node mask: ``[graphs, H]``."""
+
+    @abc.abstractmethod
+    def per_node(self, pooled: jax.Array) -> jax.Array:
+        """Per-graph rows back on every node of their graph."""
+
+    @abc.abstractmethod
+    def output_fed(self, output_id: jax.Array) -> jax.Array:
+        """Per graph, whether some edge carries data into its output node."""
+
+
+class _Packed(_Layout):
+    def __init__(self, graph: jraph.GraphsTuple) -> None:
+        self.graph = graph
+        self.ops, self.mask = graph.nodes["op"], graph.nodes["mask"]
+        self.num_graphs = graph.n_node.shape[0]
+        self.graph_ids = node_graph_ids(graph.n_node, self.mask.shape[0])
+
+    def propagate(self, h: jax.Array, direction: Direction) -> jax.Array:
+        return propagate(h, self.graph, direction)
+
+    def mean(self, h: jax.Array) -> jax.Array:
+        return segment_mean(h, self.mask, self.graph_ids, self.num_graphs)
+
+    def per_node(self, pooled: jax.Array) -> jax.Array:
+        return pooled[self.graph_ids]
+
+    def output_fed(self, output_id: jax.Array) -> jax.Array:
+        graph = self.graph
+        into_output = graph.edges * ((self.ops == output_id) & (self.mask > 0))[graph.receivers]
+        return jax.ops.segment_sum(into_output, self.graph_ids[graph.receivers], self.num_graphs) > 0
+
+
+class _Dense(_Layout):
+    def __init__(self, cells: DenseCells) -> None:
+        # Adjacency and mask as float32 weights, whatever they were given as (uint8, bool).
+        self.cells = cells._replace(adjacency=cells.adjacency.astype(jnp.float32), mask=cells.mask.astype(jnp.float32))
+        self.ops, self.mask = jnp.maximum(cells.ops, 0), self.cells.mask
+        self.num_graphs = cells.ops.shape[0]
+
+    def propagate(self, h: jax.Array, direction: Direction) -> jax.Array:
+        return propagate_dense(h, self.cells, direction)
+
+    def mean(self, h: jax.Array) -> jax.Array:
+        total = (h * self.mask[:, :, None]).sum(axis=1)
+        return total / jnp.maximum(self.mask.sum(axis=1), 1.0)[:, None]
+
+    def per_node(self, pooled: jax.Array) -> jax.Array:
+        return pooled[:, None, :]
+
+    def output_fed(self, output_id: jax.Array) -> jax.Array:
+        is_output = (self.cells.ops == output_id) & (self.mask > 0)
+        into_output = self.cells.adjacency * self.mask[:, :, None] * is_output[:, None, :]
+        return into_output.sum(axis=(1, 2)) > 0
+
+
+def _layout(batch: jraph.GraphsTuple | DenseCells) -> _Layout:
+    return _Dense(batch) if isinstance(batch, DenseCells) else _Packed(batch)
 
 
 def output_fed(batch: jraph.GraphsTuple | DenseCells, output_id: jax.Array) -> jax.Array:
     """Per graph, whether some edge carries data into its output node (if not, the cell is broken)."""
-    if isinstance(batch, DenseCells):
-        batch = _as_float(batch)
-        is_output = (batch.ops == output_id) & (batch.mask > 0)
-        into_output = batch.adjacency * batch.mask[:, :, None] * is_output[:, None, :]
-        return into_output.sum(axis=(1, 2)) > 0
-    is_output = (batch.nodes["op"] == output_id) & (batch.nodes["mask"] > 0)
-    graph_ids = node_graph_ids(batch.n_node, is_output.shape[0])
-    into_output = batch.edges * is_output[batch.receivers]
-    return jax.ops.segment_sum(into_output, graph_ids[batch.receivers], batch.n_node.shape[0]) > 0
-
-
-class _Layout:
-    """What the GCN needs of a batch, for either layout: node ops and mask, propagation, per-graph means."""
-
-    def __init__(self, batch: jraph.GraphsTuple | DenseCells, direction: Direction) -> None:
-        self.batch, self.direction = batch, direction
-        self.dense = isinstance(batch, DenseCells)
-        if self.dense:
-            batch = self.batch = _as_float(batch)
-            self.ops, self.mask = jnp.maximum(batch.ops, 0), batch.mask
-            self.num_graphs = batch.ops.shape[0]
-        else:
-            self.ops, self.mask = batch.nodes["op"], batch.nodes["mask"]
-            self.num_graphs = batch.n_node.shape[0]
-            self.graph_ids = node_graph_ids(batch.n_node, self.mask.shape[0])
-
-    def propagate(self, h: jax.Array) -> jax.Array:
-        if self.dense:
-            return propagate_dense(h, self.batch, self.direction)
-        return propagate(h, self.batch, self.direction)
-
-    def mean(self, h: jax.Array) -> jax.Array:
-        """Per-graph mean of node rows, weighted by the node mask: ``[graphs, H]``."""
-        if self.dense:
-            total = (h * self.mask[:, :, None]).sum(axis=1)
-            return total / jnp.maximum(self.mask.sum(axis=1), 1.0)[:, None]
-        return segment_mean(h, self.mask, self.graph_ids, self.num_graphs)
-
-    def per_node(self, pooled: jax.Array) -> jax.Array:
-        """Per-graph rows back on every node of their graph."""
-        return pooled[:, None, :] if self.dense else pooled[self.graph_ids]
+    return _layout(batch).output_fed(output_id)
 
 
 class GraphNorm(nn.Module):
@@ -165,14 +194,14 @@ class GCN(nn.Module):
     @nn.compact
     def __call__(self, graph: jraph.GraphsTuple | DenseCells, op_table: jax.Array, *, train: bool = False) -> jax.Array:
         cfg = self.config
-        layout = _Layout(graph, cfg.direction)
+        layout = _layout(graph)
         mask = layout.mask[..., None]
         # Project the (small) operator table once, then gather: the first layer costs O(vocab), not O(nodes).
         h = nn.Dense(cfg.hidden, name="embed")(op_table)[layout.ops] * mask
         virtual = jnp.zeros((layout.num_graphs, cfg.hidden), h.dtype)
         for layer in range(cfg.layers):
             dense = nn.Dense(cfg.hidden, name=f"gcn_{layer}")
-            h_new = dense(layout.propagate(h))
+            h_new = dense(layout.propagate(h, cfg.direction))
             h_new = self._norm(h_new, layout, f"norm_{layer}")
             h_new = nn.Dropout(cfg.dropout, deterministic=not train)(nn.relu(h_new))
             if cfg.readout == "global":
