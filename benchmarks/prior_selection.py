@@ -29,12 +29,9 @@ CONV_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 def _terms(predictor: object, tset: transfer.TransferSet) -> tuple[np.ndarray, ...]:
     """Standardised GCN score, log FLOPs and convolution count of a set, and its CIFAR-10 truth."""
-    log_flops = tset.log_flops
-    if log_flops is None:
-        log_flops = np.log([tset.space.num_flops(tset.space.parse(a)) for a in tset.archs])
     gcn = transfer.predictor_scores(predictor, tset)["gcn"]
     convs = tset.baselines["convs"].astype(np.float64)
-    return tuple(transfer.standardise(x) for x in (gcn, log_flops, convs)) + (tset.truth["cifar10"],)
+    return tuple(transfer.standardise(x) for x in (gcn, tset.all_log_flops(), convs)) + (tset.truth["cifar10"],)
 
 
 def main() -> None:

@@ -26,15 +26,9 @@ from tgnas_jax.predictor_files import load_predictor
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
-def _log_flops(tset: transfer.TransferSet) -> np.ndarray:
-    if tset.log_flops is not None:
-        return tset.log_flops
-    return np.log([tset.space.num_flops(tset.space.parse(a)) for a in tset.archs])
-
-
 def _figures(predictor: Any, tset: transfer.TransferSet) -> dict[str, Any]:
     """Per weight, tau / rho of ``z(gcn) + w * z(log FLOPs)``, standardised over the set itself."""
-    truth, log_flops = tset.truth["cifar10"], _log_flops(tset)
+    truth, log_flops = tset.truth["cifar10"], tset.all_log_flops()
     ensemble = transfer.predictor_scores(predictor, tset)["gcn"]
     members = [transfer.predictor_scores(m, tset)["gcn"] for m in transfer.member_predictors(predictor)]
     out: dict[str, Any] = {}

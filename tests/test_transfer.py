@@ -32,6 +32,13 @@ def test_nb301_set_has_its_baselines_and_proxies(nb301):
     assert "synflow" in nb301.proxies["cifar10"].scorers
 
 
+def test_log_flops_are_the_stored_ones_or_the_spaces_count(nb301):
+    space, counted = nb301.space, nb301.all_log_flops()
+    np.testing.assert_allclose(np.exp(counted[:5]), [space.num_flops(space.parse(a)) for a in nb301.archs[:5]])
+    stored = dataclasses.replace(nb301, log_flops=np.arange(725.0))
+    np.testing.assert_array_equal(stored.all_log_flops(), np.arange(725.0))
+
+
 def test_run_reports_every_figure_with_intervals_and_member_spread(nb301, make_tiny_predictor):
     report = transfer.run(make_tiny_predictor(), nb301, resamples=20)
     entry = report["datasets"]["cifar10"]

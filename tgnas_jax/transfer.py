@@ -60,6 +60,12 @@ class TransferSet:
     def __len__(self) -> int:
         return len(self.archs)
 
+    def all_log_flops(self) -> np.ndarray:
+        """log FLOPs of every architecture: the stored ones, else as the space counts them."""
+        if self.log_flops is not None:
+            return self.log_flops
+        return np.log([self.space.num_flops(self.space.parse(a)) for a in self.archs])
+
 
 # ----------------------------------------------------------------------------- baselines
 
