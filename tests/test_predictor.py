@@ -271,5 +271,6 @@ def test_onehot_codes_take_attributes_too():
     emb = EmbeddingConfig(features="onehot", attributes=True)
     rows = operator_vectors(["input", "sep_conv_3x3"], emb)
     assert emb.width(2) == rows.shape[1] == 2 + NUM_ATTRIBUTES
+    assert emb.blocks(2) == [2, NUM_ATTRIBUTES] and EmbeddingConfig().blocks(2) == [384]
     np.testing.assert_array_equal(rows[:, :2], np.eye(2))
     np.testing.assert_array_equal(rows[:, 2:], attribute_vectors(["input", "sep_conv_3x3"]))

@@ -49,10 +49,15 @@ class EmbeddingConfig:
     #: stride: :mod:`tgnas_jax.embeddings.attributes`) to its embedding (or one-hot code).
     attributes: bool = False
 
-    def width(self, num_operators: int) -> int:
-        """Length of each operator's vector (one-hot codes are as long as the training vocabulary)."""
+    def blocks(self, num_operators: int) -> list[int]:
+        """Widths of the parts of each operator's vector, in order: the embedding (one-hot codes are as
+        long as the training vocabulary), then the attributes if any."""
         base = num_operators if self.features == "onehot" else self.dim
-        return base + NUM_ATTRIBUTES * self.attributes
+        return [base, NUM_ATTRIBUTES] if self.attributes else [base]
+
+    def width(self, num_operators: int) -> int:
+        """Length of each operator's vector."""
+        return sum(self.blocks(num_operators))
 
 
 @lru_cache(maxsize=1)

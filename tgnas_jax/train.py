@@ -31,7 +31,6 @@ from tgnas_jax import strictjson
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress
 from tgnas_jax.batching import DenseCells
 from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
-from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES
 from tgnas_jax.embeddings.table import DIM
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
@@ -183,9 +182,10 @@ def feature_noise_scales(vectors: np.ndarray, fraction: float, blocks: Sequence[
     """Per-column noise deviations: within each block of columns, ``fraction`` of the operators' RMS
     distance from their mean operator in that block, spread evenly over its columns.
 
-    The text embedding and the structured attributes are blocks of their own, so each is blurred
-    on its own scale: a flag no training cell sets (pooling, when maxpool is held out) then gets
-    noise on the attributes' scale, not the embedding's far smaller one, and so trained weights.
+    The text embedding and the structured attributes are blocks of their own
+    (``EmbeddingConfig.blocks``), so each is blurred on its own scale: a flag no training cell sets
+    (pooling, when maxpool is held out) then gets noise on the attributes' scale, not the
+    embedding's far smaller one, and so trained weights.
     """
     scales, start = [], 0
     for width in blocks:
@@ -196,10 +196,6 @@ def feature_noise_scales(vectors: np.ndarray, fraction: float, blocks: Sequence[
     if start != vectors.shape[1]:
         raise ValueError(f"feature blocks {list(blocks)} cover {start} of {vectors.shape[1]} columns")
     return np.concatenate(scales)
-
-
-def _feature_blocks(embedding: EmbeddingConfig, columns: int) -> list[int]:
-    return [columns - NUM_ATTRIBUTES, NUM_ATTRIBUTES] if embedding.attributes else [columns]
 
 
 def train_member(
@@ -256,7 +252,7 @@ def train_member(
             start_epoch = last + 1
             _write_text(history_file, strictjson.dumps(history) + "\n")
             LOGGER.info("seed %d: resuming after epoch %d from %s", seed, last, member_dir)
-    blocks = _feature_blocks(cfg.embedding, op_table.shape[1])
+    blocks = cfg.embedding.blocks(op_table.shape[0])
     noise = feature_noise_scales(np.asarray(op_table), cfg.feature_noise, blocks)
     step = make_train_step(model, optimizer, cfg.loss, noise)
     predict = make_predict(model)
