@@ -25,10 +25,9 @@ _REFERENCE_CHANNELS = 32
 _KINDS = {"conv": "conv", "mbconv": "conv", "fc": "conv", "pool": "pool", "skip": "identity", "none": "zero"}
 
 
-def _cost(stage: Stage, spatial: int) -> float:
+def _cost(stage: Stage, modifiers: set[str], spatial: int) -> float:
     """Multiply-accumulates per output value per input channel, at equal width in and out, of a
     stage whose kernels cover ``spatial`` taps in all (a factorised 1x7 then 7x1: 14)."""
-    modifiers = {m.text for m in stage.modifiers}
     if stage.kind.text == "fc":
         return 1.0
     if stage.kind.text == "mbconv":
@@ -54,15 +53,17 @@ def attribute_vector(name: str) -> np.ndarray:
     kind = _KINDS[stage.kind.text]
     out[ATTRIBUTES.index(kind)] = 1.0
     if kind in ("conv", "pool"):
+        modifiers = {m.text for m in stage.modifiers}
         default = (1, 1) if stage.kind.text == "fc" else (3, 3)
         # Sizes below 1 (``conv_0x0``) are no kernel a network has: read as the smallest.
         kernels = [(max(r, 1), max(c, 1)) for r, c in stage.kernels] or [default]
         extent = max(max(r, c) for r, c in kernels)
-        dilation = max(stage.dilation or (2 if "dilated" in {m.text for m in stage.modifiers} else 1), 1)
+        dilation = max(stage.dilation or (2 if "dilated" in modifiers else 1), 1)
         out[ATTRIBUTES.index("log2_receptive_field")] = math.log2(dilation * (extent - 1) + 1)
         out[ATTRIBUTES.index("log2_stride")] = math.log2(max(stage.stride or 1, 1))
         if kind == "conv":
-            out[ATTRIBUTES.index("log2_cost")] = math.log2(1.0 + _cost(stage, sum(r * c for r, c in kernels)))
+            taps = sum(r * c for r, c in kernels)
+            out[ATTRIBUTES.index("log2_cost")] = math.log2(1.0 + _cost(stage, modifiers, taps))
     return out
 
 
