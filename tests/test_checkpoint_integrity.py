@@ -363,7 +363,7 @@ def test_the_cases_cover_every_file_and_header_field() -> None:
     names = {c.name for c in CASES}
     assert all(f"flip {f} at 45%" in names for f in SHIPPED_FILES)
     assert any(f.startswith("params/ocdbt.process_0/d/") for f in SHIPPED_FILES)
-    header = json.loads((DEFAULT_CHECKPOINT / "predictor.json").read_text())
+    header = _SHIPPED_HEADER
     edited = {(s, k) for s, k, _ in BAD_EDITS}
     fields = {(None, k) for k in header if k != "format_version"} | {
         (s, k) for s in ("model", "embedding") for k in header[s]
