@@ -21,7 +21,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from tgnas_jax.predictor_files import DEFAULT_CHECKPOINT, CheckpointError, load_predictor
+from tgnas_jax.predictor_files import DEFAULT_CHECKPOINT, FORMAT_VERSION, CheckpointError, load_predictor
 from tgnas_jax.spaces import NB201Space
 
 SHIPPED_FILES = [line.split("  ", 1)[1] for line in (DEFAULT_CHECKPOINT / "MANIFEST.sha256").read_text().splitlines()]
@@ -93,7 +93,14 @@ def _set(section: str | None, key: str, value: object) -> Callable[[dict], None]
     return edit
 
 
-DROP = object()
+class _Drop:
+    """The marker of a removed key; its repr keeps test ids the same in every process (pytest-xdist)."""
+
+    def __repr__(self) -> str:
+        return "missing"
+
+
+DROP = _Drop()
 
 
 def _vectors(edit: Callable[[dict], None], resigned: bool) -> Callable[[Path], None]:
@@ -157,6 +164,7 @@ VALID_EDITS = [
     ("embedding", "normalize", True),
     (None, "cost_weight", 0.0),
     (None, "cost_weight", 2.0),
+    (None, "conv_weight", 1.0),
     (None, "metadata", {}),
 ]
 #: Header edits that are wrong in themselves: each must also fail resigned.
@@ -178,6 +186,7 @@ BAD_EDITS = [
     ("embedding", "pca", True),
     *[(None, "num_members", v) for v in ("4", 3, 5, 0, 4.0, True, DROP)],
     *[(None, "cost_weight", v) for v in (math.nan, math.inf, -1.0, "1", None, True, DROP)],
+    *[(None, "conv_weight", v) for v in (math.nan, -0.5, "0.5", None, False, DROP)],
     *[(None, "model", v) for v in ([], "gcn", DROP)],
     *[(None, "embedding", v) for v in (None, DROP)],
     *[(None, "metadata", v) for v in ([], None, DROP)],
@@ -187,10 +196,7 @@ BAD_EDITS = [
 
 def _header_cases() -> list[Case]:
     cases = [Case(f"header {s or ''}.{k}={v!r}", _header(_set(s, k, v), False)) for s, k, v in VALID_EDITS + BAD_EDITS]
-    cases += [
-        Case(f"resigned header {s or ''}.{k}={'missing' if v is DROP else repr(v)}", _header(_set(s, k, v), True))
-        for s, k, v in BAD_EDITS
-    ]
+    cases += [Case(f"resigned header {s or ''}.{k}={v!r}", _header(_set(s, k, v), True)) for s, k, v in BAD_EDITS]
     cases += [
         Case(f"resigned header is {what}", _header(lambda h, r=replaced: r, True), "predictor.json")
         for what, replaced in (("a list", []), ("a string", "x"))
@@ -339,22 +345,30 @@ def test_undamaged_copy_loads_and_scores_identically(shipped: Path) -> None:
     np.testing.assert_array_equal(load_predictor(shipped).score(CELLS, space), load_predictor().score(CELLS, space))
 
 
-def test_a_format_2_header_means_no_attributes(make_tiny_predictor: Callable, tmp_path: Path) -> None:
-    """Format 3 added ``embedding.attributes``: a format-2 header lacks it and meant false; a format-3 one must say."""
+@pytest.mark.parametrize(
+    ("added", "section", "key", "meant"), [(3, "embedding", "attributes", False), (4, None, "conv_weight", 0.0)]
+)
+def test_a_header_older_than_a_field_means_its_old_value(
+    make_tiny_predictor: Callable, tmp_path: Path, added: int, section: str | None, key: str, meant: object
+) -> None:
+    """A format that added a field reads the format before without it, as it meant; its own format must say."""
     saved = tmp_path / "saved"
     make_tiny_predictor().save(saved)
     header = json.loads((saved / "predictor.json").read_text())
-    assert header["format_version"] == 3 and header["embedding"]["attributes"] is False
-    del header["embedding"]["attributes"]
-    for version, loads in ((2, True), (3, False)):
+    target = header if section is None else header[section]
+    assert header["format_version"] == FORMAT_VERSION and target[key] == meant
+    del target[key]
+    original = load_predictor(saved)
+    for version, loads in ((added - 1, True), (added, False)):
         copy = tmp_path / f"v{version}"
         shutil.copytree(saved, copy)
         (copy / "predictor.json").write_text(json.dumps({**header, "format_version": version}))
         resign(copy)
         if loads:
-            assert load_predictor(copy).embedding == load_predictor(saved).embedding
+            loaded = load_predictor(copy)
+            assert (loaded.embedding, loaded.conv_weight) == (original.embedding, original.conv_weight)
         else:
-            with pytest.raises(CheckpointError, match="embedding lacks attributes"):
+            with pytest.raises(CheckpointError, match=f"lacks {key}"):
                 load_predictor(copy)
 
 

@@ -73,7 +73,8 @@ def markdown(reports: Sequence[dict[str, Any]], header: dict[str, Any]) -> str:
         "",
         f"`{header['command']}`",
         "",
-        f"`{header['encoding']}` encoding; size-prior weight {header['cost_weight']}; "
+        f"`{header['encoding']}` encoding; size-prior weights {header['cost_weight']} (log FLOPs), "
+        f"{header['conv_weight']} (convolutions); "
         f"{header['members']} ensemble members; "
         f"{header['resamples']} bootstrap resamples (95% intervals in brackets). `tg-nas`: the GCN "
         "blended with the size prior (what `Predictor.score` returns); `gcn`: the GCN alone; "
@@ -198,7 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cost-weight",
         type=float,
-        help="size-prior weight, 0 for the GCN alone (default: the predictor's own, 0.5 for the shipped one)",
+        help="size-prior weight of log FLOPs (default: the predictor's own, 0.5 for the shipped one)",
+    )
+    parser.add_argument(
+        "--conv-weight",
+        type=float,
+        help="size-prior weight of the convolution count (default: the predictor's own, 0.5 for the shipped one); "
+        "both weights 0: the GCN alone",
     )
     parser.add_argument(
         "--encoding",
@@ -227,14 +234,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     sets = args.space or ["all"]
     try:
         predictor = load_predictor(args.predictor)
-        if args.cost_weight is not None:
-            predictor = dataclasses.replace(predictor, cost_weight=args.cost_weight)
+        weights = {"cost_weight": args.cost_weight, "conv_weight": args.conv_weight}
+        predictor = dataclasses.replace(predictor, **{k: v for k, v in weights.items() if v is not None})
         args.out.parent.mkdir(parents=True, exist_ok=True)
         reports = evaluate(predictor, sets, args.data_dir, args.resamples, args.encoding)
         header = {
             "predictor": str(args.predictor or "shipped tgnas-nb101"),
             "command": "python -m tgnas_jax.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
             "cost_weight": predictor.cost_weight,
+            "conv_weight": predictor.conv_weight,
             "encoding": args.encoding,
             "members": len(predictor.members),
             "resamples": args.resamples,

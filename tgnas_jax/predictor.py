@@ -26,6 +26,7 @@ from tgnas_jax.embeddings.descriptions import check_overrides, overridden
 from tgnas_jax.embeddings.table import DIM, PCA
 from tgnas_jax.graph import OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig, output_fed
+from tgnas_jax.prior import CostBlend, convolution_count
 from tgnas_jax.spaces import get_space
 from tgnas_jax.spaces.base import SearchSpace
 
@@ -94,26 +95,6 @@ def operator_vectors(
     return np.concatenate([vectors, attribute_vectors(names)], axis=1) if cfg.attributes else vectors
 
 
-@dataclass(frozen=True)
-class CostBlend:
-    """GCN score plus a model-size prior, each standardised on a reference sample of the space.
-
-    ``score = z(gcn) + weight * z(log FLOPs)``. The weight is chosen on NB101's operator-transfer
-    hold-out (cells with an operator kept out of training), the split that imitates zero-shot use;
-    it works on numpy and jax arrays alike, so a search can apply it inside jit.
-    """
-
-    weight: float
-    score_mean: float
-    score_std: float
-    cost_mean: float
-    cost_std: float
-
-    def apply(self, scores: Any, log_flops: Any) -> Any:
-        z_score = (scores - self.score_mean) / self.score_std
-        return z_score + self.weight * (log_flops - self.cost_mean) / self.cost_std
-
-
 @dataclass
 class Predictor:
     """An ensemble of GCNs over a shared operator-embedding table."""
@@ -123,8 +104,10 @@ class Predictor:
     members: tuple[Any, ...]
     op_vectors: dict[str, np.ndarray]
     reduction: PCA | None = None
-    #: Weight of the model-size prior in :meth:`score` (0: the GCN alone); see :class:`CostBlend`.
+    #: Weights of the size prior's log-FLOPs and convolution-count terms in :meth:`score` (both 0:
+    #: the GCN alone); see :class:`tgnas_jax.prior.CostBlend`.
     cost_weight: float = 0.0
+    conv_weight: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -241,9 +224,10 @@ class Predictor:
 
         ``archs`` is a sequence (scores come back as an array) or one architecture: a string, an
         ``ArchGraph`` or a space object that is no list or tuple (its score comes back as a float;
-        wrap an NB201 op tuple in a list). With ``space`` and a nonzero :attr:`cost_weight`, the
-        GCN score is blended with the space's FLOP count (:meth:`cost_blend`), so scores compare
-        within a space; ``prior=False`` gives the GCN score alone, as raw graphs always get.
+        wrap an NB201 op tuple in a list). With ``space`` and a nonzero :attr:`cost_weight` or
+        :attr:`conv_weight`, the GCN score is blended with the space's FLOP count and the
+        architecture's convolution count (:meth:`cost_blend`), so scores compare within a space;
+        ``prior=False`` gives the GCN score alone, as raw graphs always get.
 
         ``describe`` maps operator names to sentences of your own (``{"my_op": "Convolution 3x3 with
         ..."}``), embedded instead of the table's or the one derived from the name, for this call only;
@@ -262,7 +246,8 @@ class Predictor:
         scores = self._score_cells(cells, describe)
         blend = self.cost_blend(space, describe=describe) if space is not None and prior else None
         if blend is not None:
-            scores = blend.apply(scores, np.log([space.num_flops(a) for a in parsed]))
+            convs = np.array([convolution_count(c) for c in cells], np.float32)
+            scores = blend.apply(scores, np.log([space.num_flops(a) for a in parsed]), convs)
         return scores
 
     def rank(
@@ -286,7 +271,7 @@ class Predictor:
         features = f"{emb.features}/{emb.length}/{emb.dim}" + "+attributes" * emb.attributes
         return (
             f"Predictor(members={len(self.members)}, hidden={cfg.hidden}, layers={cfg.layers}, "
-            f"features={features}, cost_weight={self.cost_weight}, "
+            f"features={features}, cost_weight={self.cost_weight}, conv_weight={self.conv_weight}, "
             f"operators={len(self.op_vectors)})"
         )
 
@@ -301,12 +286,12 @@ class Predictor:
     def cost_blend(
         self, space: SearchSpace, reference_size: int = 1024, describe: Mapping[str, str] | None = None
     ) -> CostBlend | None:
-        """The size prior for ``space``, or ``None`` (no weight, or a space without FLOP counts).
+        """The size prior for ``space``, or ``None`` (no weights, or a space without FLOP counts).
 
-        Both terms are standardised on a fixed random sample of the space (seed 0), so a score
+        Every term is standardised on a fixed random sample of the space (seed 0), so a score
         does not depend on what else is in the batch; the GCN term under ``describe``'s sentences.
         """
-        if not self.cost_weight:
+        if not (self.cost_weight or self.conv_weight):
             return None
         key = (
             type(space).__name__,
@@ -320,15 +305,10 @@ class Predictor:
             except NotImplementedError:
                 self._blends[key] = None
                 return None
-            gcn = self._score_cells([space.to_graphs(a) for a in sample], describe)
-            live = np.isfinite(gcn)
-            self._blends[key] = CostBlend(
-                weight=self.cost_weight,
-                score_mean=float(gcn[live].mean()),
-                score_std=float(gcn[live].std()),
-                cost_mean=float(log_flops.mean()),
-                cost_std=float(log_flops.std()),
-            )
+            cells = [space.to_graphs(a) for a in sample]
+            convs = np.array([convolution_count(c) for c in cells])
+            gcn = self._score_cells(cells, describe)
+            self._blends[key] = CostBlend.fit(self.cost_weight, self.conv_weight, gcn, log_flops, convs)
         return self._blends[key]
 
     # -------------------------------------------------------------------- save

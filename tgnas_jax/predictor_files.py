@@ -1,7 +1,7 @@
 """Predictor checkpoint folders: writing them, and reading them only when whole and sound.
 
 A folder holds ``predictor.json`` (the header: format version, model and embedding configs,
-members, size-prior weight, metadata), ``op_vectors.npz``, orbax ``params/`` and, written last,
+members, size-prior weights, metadata), ``op_vectors.npz``, orbax ``params/`` and, written last,
 ``MANIFEST.sha256``. Loading checks the files against the manifest, the header against its
 schema, the parameters against the header's model, and that probe cells score; any fault is a
 :class:`CheckpointError` naming the file and what is wrong. The model knows nothing of files:
@@ -35,13 +35,18 @@ from tgnas_jax.predictor import EmbeddingConfig, Predictor
 
 DEFAULT_CHECKPOINT = shipped_path("tgnas-nb101")
 #: Layout of a saved predictor (``predictor.json``'s "format_version"); bump it when the layout changes.
-FORMAT_VERSION = 3
-#: Older formats read as they are (2: no ``embedding.attributes``, which was then always false).
-_READABLE_VERSIONS = (2,)
+FORMAT_VERSION = 4
+#: Older formats read as they are (2: no ``embedding.attributes``, which was then always false;
+#: 3: no ``conv_weight``, the size prior had no convolution term).
+_READABLE_VERSIONS = (2, 3)
 #: Formats :func:`upgrade_checkpoint` reads (1: no checksum manifest).
 _LEGACY_VERSIONS = (1,)
-#: Header fields a format version added, with the value older files mean by their absence.
-_ADDED_FIELDS = {3: {"embedding": {"attributes": False}}}
+#: Header fields a format version added (per section; ``None``: the top level), with the value older
+#: files mean by their absence.
+_ADDED_FIELDS: dict[int, dict[str | None, dict[str, Any]]] = {
+    3: {"embedding": {"attributes": False}},
+    4: {None: {"conv_weight": 0.0}},
+}
 #: The files a checkpoint holds, the manifest last written: ``sha256sum -c MANIFEST.sha256`` checks them.
 HEADER, VECTORS, PARAMS, MANIFEST = "predictor.json", "op_vectors.npz", "params", "MANIFEST.sha256"
 _MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  ([A-Za-z0-9._/-]+)")
@@ -67,6 +72,7 @@ def save_predictor(predictor: Predictor, path: str | Path, metadata: dict[str, A
         "embedding": asdict(predictor.embedding),
         "num_members": len(predictor.members),
         "cost_weight": predictor.cost_weight,
+        "conv_weight": predictor.conv_weight,
         "metadata": meta,
     }
     header = json.loads(json.dumps(header, default=str))
@@ -172,8 +178,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dim": (lambda v: v >= 1, ">= 1"),
     "num_members": (lambda v: v >= 1, ">= 1"),
     "cost_weight": (lambda v: v >= 0, ">= 0"),
+    "conv_weight": (lambda v: v >= 0, ">= 0"),
 }
-_HEADER_KEYS = ("format_version", "model", "embedding", "num_members", "cost_weight", "metadata")
+_HEADER_KEYS = ("format_version", "model", "embedding", "num_members", "cost_weight", "conv_weight", "metadata")
 
 
 def _check_value(name: str, value: Any, hint: Any, where: str) -> None:
@@ -230,6 +237,7 @@ def _check_header(header: Any, where: str) -> tuple[ModelConfig, EmbeddingConfig
     embedding = _check_config("embedding", header["embedding"], EmbeddingConfig, where)
     _check_value("num_members", header["num_members"], int, where)
     _check_value("cost_weight", header["cost_weight"], float, where)
+    _check_value("conv_weight", header["conv_weight"], float, where)
     if not isinstance(header["metadata"], dict):
         raise CheckpointError(f"{where}: metadata must be an object, got {header['metadata']!r}")
     return model_config, embedding
@@ -329,7 +337,9 @@ def _fill_added_fields(header: dict[str, Any]) -> None:
     for version, sections in _ADDED_FIELDS.items():
         if header["format_version"] < version:
             for section, defaults in sections.items():
-                if isinstance(header.get(section), dict):
+                if section is None:
+                    header.update({k: v for k, v in defaults.items() if k not in header})
+                elif isinstance(header.get(section), dict):
                     header[section] = {**defaults, **header[section]}
 
 
@@ -375,6 +385,7 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
         dict(zip(arrays["names"].tolist(), arrays["vectors"], strict=True)),
         reduction=PCA.from_arrays(arrays) if "pca_mean" in arrays else None,
         cost_weight=float(header["cost_weight"]),
+        conv_weight=float(header["conv_weight"]),
         metadata=header["metadata"],
     )
     _probe(predictor, where)
@@ -402,8 +413,8 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
 
 
 def upgrade_checkpoint(path: str | Path, out: str | Path | None = None) -> Predictor:
-    """Re-save a checkpoint of an older format (1: no manifest; 2: no ``embedding.attributes``) in the
-    current one, at ``out`` or in place.
+    """Re-save a checkpoint of an older format (1: no manifest; 2: no ``embedding.attributes``; 3: no
+    ``conv_weight``) in the current one, at ``out`` or in place.
 
     Everything but the checksums is checked as on load; the weights are copied, not retrained.
     """

@@ -61,10 +61,12 @@ class TrainConfig:
     min_accuracy: float = 0.5
     #: An NB101 operator kept out of training; cells using it form the transfer validation.
     transfer_op: str | None = None
-    #: Weight of the model-size prior blended into scores (see ``predictor.CostBlend``); chosen,
-    #: with ``feature_noise`` and ``loss``, on NB301 and the NB101 operator-transfer hold-out
-    #: (``benchmarks/results/transfer_selection_noise.md``, ``transfer_selection_top.md``).
+    #: Weights of the size prior's log-FLOPs and convolution-count terms (``prior.CostBlend``);
+    #: chosen, with ``feature_noise`` and ``loss``, on NB301 and the NB101 operator-transfer
+    #: hold-out (``benchmarks/results/transfer_selection_noise.md``, ``transfer_selection_top.md``,
+    #: ``prior_selection.md``).
     cost_weight: float = 0.5
+    conv_weight: float = 0.5
     #: Noise added to operator vectors during training, as a fraction of their RMS distance from
     #: the mean operator, per block of columns (embedding, attributes: ``feature_noise_scales``);
     #: 0 trains on exact vectors.
@@ -320,7 +322,8 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> FileLock:
     try:
         stamp = run_dir / "train_config.json"
         # Seeds each have their own sub-directory and the size prior does not touch training.
-        fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("seeds", "cost_weight")}
+        prior = ("seeds", "cost_weight", "conv_weight")
+        fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in prior}
         current = json.dumps(fields, sort_keys=True, indent=1) + "\n"
         if stamp.is_file() and stamp.read_text() != current:
             raise ValueError(
@@ -383,6 +386,7 @@ def _train(cfg: TrainConfig, data_dir: str | None, run_dir: Path | None) -> tupl
         op_vectors=dict(zip(vocab, vectors, strict=True)),
         reduction=reduction,
         cost_weight=cfg.cost_weight,
+        conv_weight=cfg.conv_weight,
     )
     report: dict[str, Any] = {
         "train_cells": int(len(labels)),
@@ -447,6 +451,7 @@ BOUNDS: dict[str, Bounds] = {
     "val_size": Bounds(2),
     "min_accuracy": Bounds(0, 1),
     "cost_weight": Bounds(0),
+    "conv_weight": Bounds(0),
     "feature_noise": Bounds(0),
     "seeds": Bounds(0, 2**32, open_high=True),
     "split_seed": Bounds(0, 2**32, open_high=True),

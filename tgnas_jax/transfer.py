@@ -25,6 +25,7 @@ from tgnas_jax import metrics
 from tgnas_jax.data import NB201_DATASETS, load_nb101, load_nb201, load_nb301, load_zc_proxies
 from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, topological_order
 from tgnas_jax.predictor import Predictor
+from tgnas_jax.prior import CostBlend, convolution_count
 from tgnas_jax.spaces.base import SearchSpace
 from tgnas_jax.spaces.darts import DartsSpace
 from tgnas_jax.spaces.nb201 import NB201Space
@@ -209,12 +210,15 @@ def load_sets(
 
 def predictor_scores(predictor: Predictor, tset: TransferSet) -> dict[str, np.ndarray]:
     """The ``tg-nas`` (size prior on) and ``gcn`` (prior off) scores of every architecture."""
-    gcn_only = dataclasses.replace(predictor, cost_weight=0.0)
+    gcn_only = dataclasses.replace(predictor, cost_weight=0.0, conv_weight=0.0)
     gcn = gcn_only.score(tset.archs, tset.space)
     if tset.space is not None:
         blended = predictor.score(tset.archs, tset.space)
-    elif tset.log_flops is not None and predictor.cost_weight:
-        blended = standardise(gcn) + predictor.cost_weight * standardise(tset.log_flops)
+    elif tset.log_flops is not None and (predictor.cost_weight or predictor.conv_weight):
+        # Standardised on the set itself: these graphs have no space to draw a reference sample from.
+        convs = np.array([convolution_count(a if isinstance(a, tuple) else (a,)) for a in tset.archs], np.float64)
+        blend = CostBlend.fit(predictor.cost_weight, predictor.conv_weight, gcn, tset.log_flops, convs)
+        blended = blend.apply(gcn, tset.log_flops, convs)
     else:
         blended = gcn
     return {"tg-nas": blended, "gcn": gcn}

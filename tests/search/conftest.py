@@ -22,7 +22,7 @@ OPS = ("input", "output", *sorted({op for space in SPACES.values() for op in spa
 
 
 def make_predictor(
-    seed: int = 0, cost_weight: float = 0.0, members: int = 1, extra_ops: Sequence[str] = ()
+    seed: int = 0, cost_weight: float = 0.0, members: int = 1, extra_ops: Sequence[str] = (), conv_weight: float = 0.0
 ) -> Predictor:
     cfg = ModelConfig(hidden=16, layers=2, direction="forward", readout="mean", norm="graph")
     rng = np.random.default_rng(seed)
@@ -32,7 +32,7 @@ def make_predictor(
     params = tuple(
         init(jax.random.PRNGKey(seed + m), example, np.stack(list(vectors.values())))["params"] for m in range(members)
     )
-    return Predictor(cfg, EmbeddingConfig(), params, vectors, cost_weight=cost_weight)
+    return Predictor(cfg, EmbeddingConfig(), params, vectors, cost_weight=cost_weight, conv_weight=conv_weight)
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +43,8 @@ def predictor() -> Predictor:
 
 @pytest.fixture(scope="session")
 def blended() -> Predictor:
-    """With the model-size prior, as the shipped predictor has."""
-    return make_predictor(seed=1, cost_weight=0.5, members=2)
+    """With the size prior (log FLOPs and convolutions), as the shipped predictor has."""
+    return make_predictor(seed=1, cost_weight=0.5, members=2, conv_weight=0.5)
 
 
 @pytest.fixture(scope="session")

@@ -48,13 +48,13 @@ SPACES = {"chain": CHAIN, "cell": CELL}
 def scorer(predictor_factory: Any) -> Predictor:
     """With the size prior, as the shipped predictor has (the jitted-score test also checks without)."""
     extra = sorted({op for space in SPACES.values() for op in space.ops})
-    return predictor_factory(seed=3, cost_weight=0.5, extra_ops=extra)
+    return predictor_factory(seed=3, cost_weight=0.5, extra_ops=extra, conv_weight=0.5)
 
 
 @pytest.mark.parametrize("name", list(SPACES))
 @pytest.mark.parametrize("prior", [True, False])
 def test_jitted_scores_equal_the_predictors(name: str, prior: bool, scorer: Predictor, jitted_scores: Any) -> None:
-    space, scorer = SPACES[name], scorer if prior else dataclasses.replace(scorer, cost_weight=0.0)
+    space, scorer = SPACES[name], scorer if prior else dataclasses.replace(scorer, cost_weight=0.0, conv_weight=0.0)
     archs = list(space.enumerate())
     mine, reference = jitted_scores(space, scorer, archs, batch=128), scorer.score(archs, space)
     np.testing.assert_array_equal(np.isfinite(mine), np.isfinite(reference))

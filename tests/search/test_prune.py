@@ -8,6 +8,7 @@ import pytest
 
 from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph, prune
 from tgnas_jax.predictor import Predictor
+from tgnas_jax.prior import convolution_count
 from tgnas_jax.search import encoding_for, search
 from tgnas_jax.search.problem import Problem, Scorer
 from tgnas_jax.search.prune import removal_deltas
@@ -68,7 +69,7 @@ def test_none_carries_no_data_so_removing_it_changes_nothing(predictor: Predicto
 
 
 def test_the_model_size_prior_counts_every_op_of_the_supernet(blended: Predictor) -> None:
-    """With the prior, dP adds the change in z(log FLOPs) of the supernet (all its ops computed)."""
+    """With the prior, dP adds the changes in z(log FLOPs) and z(convolutions) of the supernet (all its ops)."""
     space = NB201Space()
     encoding = encoding_for(space)
     blend = blended.cost_blend(space)
@@ -77,8 +78,8 @@ def test_the_model_size_prior_counts_every_op_of_the_supernet(blended: Predictor
     delta, supernet = _deltas(blended, alive)
 
     def score(alive: np.ndarray) -> float:
-        flops = const + (table[0] * alive).sum()
-        return float(blend.apply(blended.score_graphs([supernet_graph(alive)])[0], np.log(flops)))
+        flops, graph = const + (table[0] * alive).sum(), supernet_graph(alive)
+        return float(blend.apply(blended.score_graphs([graph])[0], np.log(flops), convolution_count([graph])))
 
     assert supernet == pytest.approx(score(alive), abs=1e-4)
     e, o = np.argwhere(alive & (np.arange(len(OPS)) != OPS.index("none")))[0]

@@ -18,7 +18,8 @@ import numpy as np
 from flax import struct
 
 from tgnas_jax import parallel
-from tgnas_jax.predictor import CostBlend, Predictor
+from tgnas_jax.predictor import Predictor
+from tgnas_jax.prior import CostBlend, convolution_flags
 from tgnas_jax.search.cells import cell_batch
 from tgnas_jax.search.encoding import METRICS, Encoding
 
@@ -117,6 +118,8 @@ class Problem:
     encoding: Encoding[Any]
     scorer: Callable[[jraph.GraphsTuple], jax.Array]
     prior: CostBlend | None
+    #: ``[vocab]`` 1 for each convolution: rendered cells' op ids index it (the prior's convolution count).
+    conv_flags: jax.Array
     #: ``Limits.array()``, traced (one compiled search serves every budget), or ``None``: no budget.
     bounds: jax.Array | None
 
@@ -125,15 +128,21 @@ class Problem:
         cls, encoding: Encoding[Any], scorer: Scorer, weights: tuple[Any, ...], bounds: jax.Array | None
     ) -> Problem:
         prior = None if weights[3] is None else CostBlend(*weights[3])
-        return cls(encoding, functools.partial(scorer.fn, weights), prior, bounds)
+        conv_flags = jnp.asarray(convolution_flags(encoding.vocab))
+        return cls(encoding, functools.partial(scorer.fn, weights), prior, conv_flags, bounds)
 
     @property
     def budgeted(self) -> bool:
         return self.bounds is not None
 
-    def arch_score(self, gcn: jax.Array, flops: Callable[[], jax.Array]) -> jax.Array:
-        """The predictor's score from the GCN's (cell-mean) score and, when the prior needs them, the FLOPs."""
-        return gcn if self.prior is None else self.prior.apply(gcn, jnp.log(flops().astype(jnp.float32)))
+    def arch_score(self, gcn: jax.Array, flops: Callable[[], jax.Array], convs: jax.Array) -> jax.Array:
+        """The predictor's score from the GCN's (cell-mean) score and, when there is a prior, the
+        FLOPs (asked for only then: some spaces count none) and the convolution count."""
+        return gcn if self.prior is None else self.prior.apply(gcn, jnp.log(flops().astype(jnp.float32)), convs)
+
+    def conv_counts(self, ops: jax.Array, mask: jax.Array) -> jax.Array:
+        """Convolution nodes of rendered cells ``ops[..., n]`` / ``mask[..., n]``: ``[...]``."""
+        return (self.conv_flags[ops] * mask).sum(axis=-1)
 
     def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
         """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices."""
@@ -149,7 +158,8 @@ class Problem:
         scores = self.cell_scores(adjacency.reshape(-1, n, n), ops.reshape(-1, n), mask.reshape(-1, n))
         valid = jax.vmap(self.encoding.valid)(choices, mask, adjacency)
         gcn = jnp.where(valid, scores.reshape(batch, cells).mean(axis=1), -jnp.inf)
-        return self.arch_score(gcn, lambda: jax.vmap(self.encoding.prior_flops)(choices))
+        convs = self.conv_counts(ops, mask).sum(axis=1)
+        return self.arch_score(gcn, lambda: jax.vmap(self.encoding.prior_flops)(choices), convs)
 
     def objective(self, choices: jax.Array) -> jax.Array:
         """The score, or for an over-budget candidate :data:`OVER_BUDGET` less its relative excess.

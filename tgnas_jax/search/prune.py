@@ -1,7 +1,7 @@
 """Pruning search (paper Algorithm 1, first half): shrink a supernet until one path is left.
 
 The supernet holds every op on every slot, each op its own node in parallel, so the predictor
-scores it like any cell (its FLOPs, for a size prior, are those of all its ops). Each round, for
+scores it like any cell (its FLOPs and convolutions, for a size prior, are those of all its ops). Each round, for
 every slot and remaining op ``o``, the supernet is scored without ``o``;
 ``dP = P(with o) - P(without o)`` and every slot drops its lowest-``dP`` op. All candidates of a
 round are rendered and scored in one predictor call, and the rounds run under ``lax.scan``: the
@@ -34,11 +34,12 @@ from tgnas_jax.spaces.darts import INTERMEDIATE
 from tgnas_jax.spaces.nb101 import MAX_EDGES
 
 
-def supernet_scores(problem: Problem, alive: jax.Array, wiring: jax.Array | None = None) -> jax.Array:
-    """GCN scores of ``B`` supernet cells ``alive[B, S, K]`` (optionally rewired, ``wiring[B, N, N]``)."""
-    if wiring is None:
-        return problem.cell_scores(*jax.vmap(problem.encoding.supernet_cell)(alive))
-    return problem.cell_scores(*jax.vmap(problem.encoding.supernet_cell)(alive, wiring))
+def supernet_scores(problem: Problem, alive: jax.Array, wiring: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """GCN scores and convolution counts of ``B`` supernet cells ``alive[B, S, K]`` (optionally
+    rewired, ``wiring[B, N, N]``)."""
+    render = jax.vmap(problem.encoding.supernet_cell)
+    adjacency, ops, mask = render(alive) if wiring is None else render(alive, wiring)
+    return problem.cell_scores(adjacency, ops, mask), problem.conv_counts(ops, mask)
 
 
 def candidate_deltas(
@@ -53,19 +54,21 @@ def candidate_deltas(
     cells, count, slots, width = candidates.shape
     stacked = jnp.concatenate([alive[:, None], candidates], axis=1).reshape(-1, slots, width)
     flat_wiring = None if wirings is None else wirings.reshape(-1, *wirings.shape[2:])
-    gcn = supernet_scores(problem, stacked, flat_wiring).reshape(cells, 1 + count)
+    gcn, convs = (x.reshape(cells, 1 + count) for x in supernet_scores(problem, stacked, flat_wiring))
     base, without = gcn[:, 0], gcn[:, 1:]
-    # An architecture's GCN score is the mean over its cells; a candidate changes only its own cell.
+    # An architecture's GCN score is the mean over its cells, its convolutions the sum; a candidate
+    # changes only its own cell.
     candidate_gcn = (base.sum() - base[:, None] + without) / cells
+    candidate_convs = convs[:, 0].sum() - convs[:, :1] + convs[:, 1:]
     terms = jnp.asarray(problem.encoding.supernet_prior_terms()) if problem.prior is not None else None
     flops = (lambda: problem.encoding.prior_table[0] + (alive * terms).sum()) if terms is not None else None
-    supernet = problem.arch_score(base.mean(), flops)
+    supernet = problem.arch_score(base.mean(), flops, convs[:, 0].sum())
 
     def candidate_flops() -> jax.Array:
         own = (alive * terms).sum(axis=(1, 2))[:, None]
         return flops() - own + (candidates * terms[:, None]).sum(axis=(2, 3))
 
-    delta = supernet - problem.arch_score(candidate_gcn, candidate_flops)
+    delta = supernet - problem.arch_score(candidate_gcn, candidate_flops, candidate_convs)
     return jnp.where(without == -jnp.inf, jnp.inf, delta), supernet
 
 
