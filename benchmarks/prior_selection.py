@@ -22,16 +22,16 @@ import numpy as np
 
 from tgnas_jax import metrics, transfer
 from tgnas_jax.predictor_files import load_predictor
+from tgnas_jax.prior import CostBlend
 
 FLOP_WEIGHTS = (0.25, 0.5, 1.0)
 CONV_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
 def _terms(predictor: object, tset: transfer.TransferSet) -> tuple[np.ndarray, ...]:
-    """Standardised GCN score, log FLOPs and convolution count of a set, and its CIFAR-10 truth."""
+    """GCN score, log FLOPs and convolution count of a set's architectures, and their CIFAR-10 truth."""
     gcn = transfer.predictor_scores(predictor, tset)["gcn"]
-    convs = tset.baselines["convs"].astype(np.float64)
-    return tuple(transfer.standardise(x) for x in (gcn, tset.all_log_flops(), convs)) + (tset.truth["cifar10"],)
+    return gcn, tset.all_log_flops(), tset.all_convolutions(), tset.truth["cifar10"]
 
 
 def main() -> None:
@@ -50,7 +50,9 @@ def main() -> None:
     rows = []
     for w in FLOP_WEIGHTS:
         for c in CONV_WEIGHTS:
-            taus = {name: metrics.kendall(g + w * f + c * n, y) for name, (g, f, n, y) in sets.items()}
+            # Each term standardised on the set itself.
+            blends = {name: CostBlend.fit(w, c, g, f, n).apply(g, f, n) for name, (g, f, n, _) in sets.items()}
+            taus = {name: metrics.kendall(blends[name], sets[name][3]) for name in sets}
             rows.append({"flops_weight": w, "conv_weight": c, **taus, "mean": float(np.mean(list(taus.values())))})
             print(json.dumps(rows[-1]), flush=True)
     command = "python benchmarks/prior_selection.py " + " ".join(sys.argv[1:])

@@ -67,6 +67,14 @@ class TransferSet:
             return self.log_flops
         return np.log([self.space.num_flops(self.space.parse(a)) for a in self.archs])
 
+    def all_convolutions(self) -> np.ndarray:
+        """Convolution nodes of every architecture's graphs, as the size prior counts them."""
+        if self.space is not None:
+            cells = [self.space.to_graphs(self.space.parse(a)) for a in self.archs]
+        else:
+            cells = [a if isinstance(a, tuple) else (a,) for a in self.archs]
+        return np.array([convolution_count(c) for c in cells], np.float64)
+
 
 # ----------------------------------------------------------------------------- baselines
 
@@ -216,7 +224,7 @@ def predictor_scores(predictor: Predictor, tset: TransferSet) -> dict[str, np.nd
         blended = predictor.score(tset.archs, tset.space)
     elif tset.log_flops is not None and (predictor.cost_weight or predictor.conv_weight):
         # Standardised on the set itself: these graphs have no space to draw a reference sample from.
-        convs = np.array([convolution_count(a if isinstance(a, tuple) else (a,)) for a in tset.archs], np.float64)
+        convs = tset.all_convolutions()
         blend = CostBlend.fit(predictor.cost_weight, predictor.conv_weight, gcn, tset.log_flops, convs)
         blended = blend.apply(gcn, tset.log_flops, convs)
     else:
