@@ -13,6 +13,8 @@ from tgnas_jax.spaces.darts import (
     SETTINGS,
     DartsSpace,
     Genotype,
+    _call_arguments,
+    _canonical_arguments,
     network_size,
 )
 
@@ -371,3 +373,28 @@ def test_residual_encoding_turns_skip_connect_into_edges() -> None:
         assert after.num_nodes == before.num_nodes - before.ops.count("skip_connect")
     with pytest.raises(ValueError, match="encoding must be"):
         DartsSpace(encoding="paper")
+
+
+#: Texts the regex reader of DARTS's repr takes (True) or leaves to the ast reader (False).
+CANONICAL_VARIANTS = [
+    (V2_TEXT, True),
+    (V2_TEXT.replace(", ", ",\n  ").replace("[2, 3, 4, 5]", "[2, 3, 4, 5,]"), True),
+    (V2_TEXT.replace("'", '"'), False),  # not the quotes repr writes
+    (V2_TEXT.replace("[2, 3, 4, 5]", "[02, 3, 4, 5]"), False),  # a literal Python refuses
+    (V2_TEXT.replace(", ", ",\v"), False),  # whitespace the tokenizer refuses
+    (V2_TEXT.replace("normal=", "normal =").replace("Genotype(", "Genotype (", 1), False),
+]
+
+
+@pytest.mark.parametrize(("variant", "fast"), CANONICAL_VARIANTS)
+def test_the_fast_reader_agrees_with_ast_or_leaves_the_text_to_it(variant: str, fast: bool) -> None:
+    read = _canonical_arguments(variant)
+    assert (read is not None) == fast
+    if fast:
+        assert read == _call_arguments(variant)
+
+
+def test_the_fast_reader_reads_every_formatted_genotype_as_ast_does() -> None:
+    rng = np.random.default_rng(4)
+    texts = [SPACE.format(SPACE.sample(rng)) for _ in range(200)]
+    assert all(_canonical_arguments(t) == _call_arguments(t) for t in texts)
