@@ -121,7 +121,8 @@ class Predictor:
             return jnp.where(output_fed(graph, output_id), scores, BROKEN_SCORE)
 
         self._ensemble = jax.jit(ensemble)
-        self._blends: dict[tuple[str, str, tuple[tuple[str, str], ...]], CostBlend | None] = {}
+        self._blends: dict[tuple[Any, ...], CostBlend | None] = {}
+        self._encoded: dict[tuple[Any, ...], Any] = {}
         # Host-side batches are spread over every local device (parallel.py): dense cells row by row,
         # packed jraph batches one per device (parallel.stack), each device scoring its own.
         self._ensemble_dense = jax.jit(
@@ -238,17 +239,34 @@ class Predictor:
             return float(self.score([archs], space, describe, prior)[0])
         if isinstance(space, str):
             space = get_space(space)
-        if space is not None:
-            parsed = [space.parse(a) if isinstance(a, str) else space.check(a) for a in archs]
-            cells = [space.to_graphs(a) for a in parsed]
-        else:
-            cells = [_as_cells(a) for a in archs]
-        scores = self._score_cells(cells, describe)
-        blend = self.cost_blend(space, describe=describe) if space is not None and prior else None
-        if blend is not None:
-            convs = np.array([convolution_count(c) for c in cells], np.float32)
-            scores = blend.apply(scores, np.log([space.num_flops(a) for a in parsed]), convs)
+        if space is None:
+            return self._score_cells([_as_cells(a) for a in archs], describe)
+        parsed = [space.parse(a) if isinstance(a, str) else space.check(a) for a in archs]
+        scores = np.empty(len(parsed), np.float32)
+        encoded = self._encoded_scoring(space, describe, prior)
+        rows, choices = encoded.choices(parsed) if encoded is not None else (np.zeros(0, np.int64), None)
+        if len(rows):
+            scores[rows] = encoded.scores(choices)
+        # Architectures no search encoding expresses: their graphs, packed.
+        rest = np.setdiff1d(np.arange(len(parsed)), rows)
+        if len(rest):
+            cells = [space.to_graphs(parsed[i]) for i in rest]
+            scores[rest] = self._score_cells(cells, describe)
+            blend = self.cost_blend(space, describe=describe) if prior else None
+            if blend is not None:
+                convs = np.array([convolution_count(c) for c in cells], np.float32)
+                scores[rest] = blend.apply(scores[rest], np.log([space.num_flops(parsed[i]) for i in rest]), convs)
         return scores
+
+    def _encoded_scoring(self, space: SearchSpace, describe: Mapping[str, str] | None, prior: bool) -> Any:
+        """The space's jitted scoring through its search encoding (``None`` without one), built once."""
+        # search.batch builds on this module: imported here, when a space is first scored.
+        from tgnas_jax.search.batch import EncodedScoring
+
+        key = (*_space_key(space, describe), prior)
+        if key not in self._encoded:
+            self._encoded[key] = EncodedScoring.of(self, space, describe, prior)
+        return self._encoded[key]
 
     def rank(
         self,
@@ -293,11 +311,7 @@ class Predictor:
         """
         if not (self.cost_weight or self.conv_weight):
             return None
-        key = (
-            type(space).__name__,
-            repr(sorted(vars(space).items())),
-            tuple(sorted(check_overrides(describe).items())),
-        )
+        key = _space_key(space, describe)
         if key not in self._blends:
             sample = space.samples(reference_size, seed=0)
             try:
@@ -331,6 +345,11 @@ def _as_cells(arch: Any) -> tuple[ArchGraph, ...]:
     if isinstance(arch, tuple) and arch and all(isinstance(g, ArchGraph) for g in arch):
         return arch
     raise TypeError(f"cannot score {arch!r} without its search space: pass space=...")
+
+
+def _space_key(space: SearchSpace, describe: Mapping[str, str] | None) -> tuple[Any, ...]:
+    """What a space's size prior and jitted scoring depend on: the space's settings and the sentences."""
+    return type(space).__name__, repr(sorted(vars(space).items())), tuple(sorted(check_overrides(describe).items()))
 
 
 def _bucket(size: int) -> int:

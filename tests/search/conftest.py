@@ -12,6 +12,7 @@ import pytest
 from tgnas_jax.batching import DenseCells
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor
+from tgnas_jax.prior import convolution_count
 from tgnas_jax.search.encoding import encoding_for
 from tgnas_jax.search.problem import Problem, Scorer
 from tgnas_jax.spaces import SPACES
@@ -64,6 +65,23 @@ def _jitted_scores(
     program = jax.jit(lambda weights, chunks: jax.lax.map(Problem.bind(encoding, scorer, weights, None).scores, chunks))
     scores = program(scorer.weights, padded.reshape(-1, batch, encoding.num_genes))
     return np.asarray(scores).reshape(-1)[: len(choices)]
+
+
+@pytest.fixture(scope="session")
+def graph_scores() -> Any:
+    """``f(space, predictor, archs)``: scores from the archs' graphs, packed, blended as ``Predictor.score``
+    blends: the reference, independent of the encodings, that jitted scores must equal."""
+    return _graph_scores
+
+
+def _graph_scores(space: SearchSpace[Any], predictor: Predictor, archs: Sequence[Any]) -> np.ndarray:
+    cells = [space.to_graphs(a) for a in archs]
+    gcn = predictor.score(cells)  # raw graphs: the GCN alone, through packed jraph batches
+    blend = predictor.cost_blend(space)
+    if blend is None:
+        return gcn
+    convs = np.array([convolution_count(c) for c in cells])
+    return blend.apply(gcn, np.log([space.num_flops(a) for a in archs]), convs)
 
 
 @pytest.fixture(scope="session")

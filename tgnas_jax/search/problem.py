@@ -97,10 +97,17 @@ class Scorer:
     weights: tuple[Any, ...]
 
     @classmethod
-    def of(cls, predictor: Predictor, encoding: Encoding[Any], describe: Mapping[str, str] | None = None) -> Scorer:
-        """``describe``: operator sentences of the caller's own, as ``Predictor.score`` takes them."""
+    def of(
+        cls,
+        predictor: Predictor,
+        encoding: Encoding[Any],
+        describe: Mapping[str, str] | None = None,
+        prior: bool = True,
+    ) -> Scorer:
+        """``describe``: operator sentences of the caller's own, as ``Predictor.score`` takes them;
+        ``prior=False``: the GCN alone, as ``Predictor.score(..., prior=False)``."""
         vocab = encoding.vocab
-        blend = predictor.cost_blend(encoding.space, describe=describe)
+        blend = predictor.cost_blend(encoding.space, describe=describe) if prior else None
         prior = None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)])
         score, weights = predictor.scoring_fn(vocab, describe)
         return cls(lambda w, graph: score(w[:-1], graph), (*weights, prior))
