@@ -233,6 +233,10 @@ class Predictor:
         ``describe`` maps operator names to sentences of your own (``{"my_op": "Convolution 3x3 with
         ..."}``), embedded instead of the table's or the one derived from the name, for this call only;
         the size prior is then standardised under them too.
+
+        A space's architectures are scored through its search encoding (:mod:`tgnas_jax.search.batch`):
+        one jitted program per space, so every operator of the space needs a vector, as in a search;
+        architectures the encoding cannot express, and raw graphs, go through packed graph batches.
         """
         check_overrides(describe)
         if _is_single(archs):

@@ -10,7 +10,16 @@ import pytest
 
 from tgnas_jax.graph import ArchGraph, wl_hash
 from tgnas_jax.spaces.base import SpaceError
-from tgnas_jax.spaces.nb101 import CELL_OPS, OPS, NB101Arch, NB101Cells, NB101Space, _wl_hashes, enumerate_cells
+from tgnas_jax.spaces.nb101 import (
+    CELL_OPS,
+    OPS,
+    NB101Arch,
+    NB101Cells,
+    NB101Space,
+    _already_pruned,
+    _wl_hashes,
+    enumerate_cells,
+)
 
 C3, C1, MP = OPS
 NB101_NPZ = "nb101/derived/nb101_decoded.npz"
@@ -218,3 +227,17 @@ def test_enumeration_reproduces_the_table(cells: NB101Cells, data_dir: Path) -> 
     ours = cells.ops[order]
     assert np.array_equal(np.where(ours >= 0, to_table[ours], -1), ops)
     assert cells.arch(int(np.flatnonzero(cells.hashes == FIRST_HASH)[0])) == FIRST
+
+
+def test_parsing_a_pruned_cell_takes_the_shortcut_and_gives_the_same_cell(space: NB101Space) -> None:
+    """Text format() wrote skips the pruning graph; the cell equals the one the full checks build."""
+    for arch in space.samples(500, seed=9):
+        text = space.format(arch)
+        rows, ops = (part.split(sep) for part, sep in zip(text.split("|"), "/,", strict=True))
+        assert _already_pruned(rows, tuple(ops))
+        assert space.parse(text) == NB101Arch(np.array([[int(c) for c in r] for r in rows]), tuple(ops))
+    # A dangling vertex, a backward edge, too many edges: not pruned or not valid, so no shortcut.
+    dangling = ["0110", "0001", "0000", "0000"], ("input", C3, C1, "output")
+    backward = ["0100", "0011", "0100", "0000"], ("input", C3, C1, "output")
+    full = ["0" * (i + 1) + "1" * (6 - i) for i in range(7)], ("input", C3, C1, MP, C3, C1, "output")
+    assert not any(_already_pruned(rows, ops) for rows, ops in (dangling, backward, full))

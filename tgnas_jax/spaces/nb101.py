@@ -107,6 +107,28 @@ def _spec(adjacency: object, ops: object) -> tuple[np.ndarray, tuple[str, ...]]:
         raise SpaceError(str(err)) from None
 
 
+def _already_pruned(rows: list[str], ops: tuple[str, ...]) -> bool:
+    """Whether the cell of 0/1 ``rows`` is valid and already pruned: every vertex on an input ->
+    output path, strictly upper-triangular, within the vertex and edge limits, known ops. Bit
+    masks, not :func:`_pruned_cell`'s graph: about 20x faster, and only ever a shortcut to it."""
+    n = len(ops)
+    if not 2 <= n <= MAX_VERTICES or ops[0] != INPUT or ops[-1] != OUTPUT or not set(ops[1:-1]) <= set(OPS):
+        return False
+    successors = [int(row[::-1], 2) for row in rows]  # bit j of vertex i: an edge i -> j
+    if any(mask & ((2 << i) - 1) for i, mask in enumerate(successors)):
+        return False
+    if sum(mask.bit_count() for mask in successors) > MAX_EDGES:
+        return False
+    reached, reaching = 1, 1 << (n - 1)
+    for vertex in range(n):
+        if reached >> vertex & 1:
+            reached |= successors[vertex]
+    for vertex in reversed(range(n - 1)):
+        if successors[vertex] & reaching:
+            reaching |= 1 << vertex
+    return reached == reaching == (1 << n) - 1
+
+
 def _pruned_cell(adjacency: np.ndarray, ops: tuple[str, ...]) -> ArchGraph:
     """The pruned graph of a spec, or :class:`SpaceError` naming what keeps it out of NB101."""
     if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
@@ -172,6 +194,8 @@ class NB101Space(SearchSpace[NB101Arch]):
             if len(row) != len(ops) or not set(row) <= {"0", "1"}:
                 raise SpaceError(f"{quote(text)}: row {index} ({quote(row)}) must be {len(ops)} digits 0 or 1")
         adjacency = np.array([[int(digit) for digit in row] for row in rows], dtype=np.uint8)
+        if _already_pruned(rows, ops):  # what format() writes: nothing to prune, every rule holds
+            return NB101Arch._trusted(adjacency, ops)
         try:
             return NB101Arch(adjacency, ops)
         except SpaceError as err:
