@@ -77,3 +77,12 @@ def test_a_prior_exists_when_either_weight_is_set(make_tiny_predictor, weights):
     assert (blend is None) == (weights == (0.0, 0.0))
     if blend is not None:
         assert (blend.weight, blend.conv_weight) == weights
+
+
+def test_changing_the_weights_after_scoring_takes_effect(make_tiny_predictor):
+    predictor, space = make_tiny_predictor(members=1), NB201Space()
+    archs = space.samples(30, seed=6)
+    blended = predictor.score(archs, space)
+    predictor.cost_weight = predictor.conv_weight = 0.0
+    np.testing.assert_allclose(predictor.score(archs, space), predictor.score(archs, space, prior=False))
+    assert not np.allclose(predictor.score(archs, space), blended)

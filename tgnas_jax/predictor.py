@@ -262,12 +262,20 @@ class Predictor:
                 scores[rest] = blend.apply(scores[rest], np.log([space.num_flops(parsed[i]) for i in rest]), convs)
         return scores
 
+    def _space_key(self, space: SearchSpace, describe: Mapping[str, str] | None) -> tuple[Any, ...]:
+        """What a space's size prior and jitted scoring are built from: the space's settings, the
+        sentences and the prior's weights. (Operator vectors are read when they are built: replace
+        a predictor, ``dataclasses.replace``, rather than edit its vectors after scoring.)"""
+        settings = repr(sorted(vars(space).items()))
+        overrides = tuple(sorted(check_overrides(describe).items()))
+        return type(space).__name__, settings, overrides, self.cost_weight, self.conv_weight
+
     def _encoded_scoring(self, space: SearchSpace, describe: Mapping[str, str] | None, prior: bool) -> Any:
         """The space's jitted scoring through its search encoding (``None`` without one), built once."""
         # search.batch builds on this module: imported here, when a space is first scored.
         from tgnas_jax.search.batch import EncodedScoring
 
-        key = (*_space_key(space, describe), prior)
+        key = (*self._space_key(space, describe), prior)
         if key not in self._encoded:
             self._encoded[key] = EncodedScoring.of(self, space, describe, prior)
         return self._encoded[key]
@@ -315,7 +323,7 @@ class Predictor:
         """
         if not (self.cost_weight or self.conv_weight):
             return None
-        key = _space_key(space, describe)
+        key = self._space_key(space, describe)
         if key not in self._blends:
             sample = space.samples(reference_size, seed=0)
             try:
@@ -349,11 +357,6 @@ def _as_cells(arch: Any) -> tuple[ArchGraph, ...]:
     if isinstance(arch, tuple) and arch and all(isinstance(g, ArchGraph) for g in arch):
         return arch
     raise TypeError(f"cannot score {arch!r} without its search space: pass space=...")
-
-
-def _space_key(space: SearchSpace, describe: Mapping[str, str] | None) -> tuple[Any, ...]:
-    """What a space's size prior and jitted scoring depend on: the space's settings and the sentences."""
-    return type(space).__name__, repr(sorted(vars(space).items())), tuple(sorted(check_overrides(describe).items()))
 
 
 def _bucket(size: int) -> int:

@@ -24,7 +24,8 @@ _CONV = ATTRIBUTES.index("conv")
 
 @lru_cache(maxsize=4096)
 def is_convolution(op: str) -> bool:
-    """Whether operator ``op`` is a convolution (dense, separable, dilated, inverted-residual...) by its name."""
+    """Whether operator ``op`` is a convolution by its name: dense, separable, dilated, inverted-residual,
+    and fully connected layers (a 1x1 convolution of a 1x1 input)."""
     return bool(attribute_vector(op)[_CONV])
 
 

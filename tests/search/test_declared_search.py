@@ -87,15 +87,31 @@ def test_the_runs_cover_every_method() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "method"), RUNS)
 def test_every_method_returns_a_valid_arch_scored_as_the_predictor_scores_it(
-    name: str, method: str, scorer: Predictor
+    name: str, method: str, scorer: Predictor, graph_scores: Any
 ) -> None:
     space = SPACES[name]
     result = search(space, scorer, method=method, population=16, generations=20, key=jax.random.PRNGKey(1))
     assert space.check(result.arch) == result.arch and result.arch_text == space.format(result.arch)
-    assert result.score == pytest.approx(float(scorer.score([result.arch], space)[0]), abs=1e-4)
+    assert result.score == pytest.approx(float(graph_scores(space, scorer, [result.arch])[0]), abs=1e-4)
     assert (result.params, result.flops) == (space.num_params(result.arch), space.num_flops(result.arch))
     if method in ("evolve", "hybrid"):  # small spaces: evolution finds the exhaustive best
-        assert result.score == pytest.approx(float(scorer.score(list(space.enumerate()), space).max()), abs=1e-4)
+        best = graph_scores(space, scorer, list(space.enumerate())).max()
+        assert result.score == pytest.approx(float(best), abs=1e-4)
+
+
+def test_a_zero_op_gets_no_node_in_a_cells_jitted_scores(
+    predictor_factory: Any, jitted_scores: Any, graph_scores: Any
+) -> None:
+    """``zero``, like ``none``, passes no data: CellSpace.to_graphs gives it no node, nor may the encoding."""
+    space = CellSpace("zeros", [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)], ["zero", "conv_3x3", "skip_connect"])
+    scorer = predictor_factory(seed=4, extra_ops=space.ops)
+    archs = list(space.enumerate())
+    reference = graph_scores(space, scorer, archs)
+    assert (~np.isfinite(reference)).sum() > 0  # cells whose every path crosses a zero
+    for mine in (jitted_scores(space, scorer, archs, batch=128), scorer.score(archs, space)):
+        np.testing.assert_array_equal(np.isfinite(mine), np.isfinite(reference))
+        live = np.isfinite(reference)
+        np.testing.assert_allclose(mine[live], reference[live], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.slow

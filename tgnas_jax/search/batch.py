@@ -40,12 +40,14 @@ class EncodedScoring:
     def of(
         cls, predictor: Predictor, space: SearchSpace, describe: Mapping[str, str] | None, prior: bool
     ) -> EncodedScoring | None:
-        """The scoring of ``space``'s encoding, or ``None`` for a space without one."""
+        """The scoring of ``space``'s encoding, or ``None``: a space without one, or one with an op the
+        predictor cannot give a vector (a one-hot predictor's unseen op, MiniLM's weights absent), which
+        the caller's architectures may not even use: they then go through their graphs."""
         try:
             encoding = encoding_for(space)
-        except ValueError:
+            scorer = Scorer.of(predictor, encoding, describe, prior=prior)
+        except (ValueError, ImportError):
             return None
-        scorer = Scorer.of(predictor, encoding, describe, prior=prior)
         program = jax.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).scores(choices))
         return cls(encoding, scorer, program)
 

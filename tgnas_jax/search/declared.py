@@ -15,13 +15,15 @@ import numpy as np
 from tgnas_jax.graph import edge_adjacency
 from tgnas_jax.search.cells import FIRST_OP_ID, CellTemplate
 from tgnas_jax.search.encoding import METRICS, Encoding, register_encoding
-from tgnas_jax.spaces.declarative import IDENTITY_OPS, CellSpace, ChainSpace, DeclaredArch
+from tgnas_jax.spaces.declarative import IDENTITY_OPS, VOID_OPS, CellSpace, ChainSpace, DeclaredArch
 
 
 class DeclaredEncoding(Encoding[DeclaredArch]):
     """Choice ``s`` picks the op of position ``s`` from its own list; ``space.ops`` indexes the nodes."""
 
     num_cells = 1
+    #: ``none`` and ``zero``: the ops ``CellSpace.to_graphs`` gives no node.
+    void_ops = VOID_OPS
 
     def __init__(self, space: CellSpace | ChainSpace) -> None:
         self.space = space

@@ -94,9 +94,12 @@ class Encoding(abc.ABC, Generic[Arch]):
     def num_genes(self) -> int:
         return len(self.cardinality)
 
+    #: Ops that carry no data: in a pruned encoding they get no node, as ``space.to_graphs`` gives them none.
+    void_ops: frozenset[str] = frozenset({NONE})
+
     @property
     def pruned(self) -> bool:
-        """``none`` gets no node and ops off every input -> output path are dropped."""
+        """``void_ops`` get no node and ops off every input -> output path are dropped."""
         return self.template.drop_dead
 
     # ---------------------------------------------------------------- abstract
@@ -147,10 +150,8 @@ class Encoding(abc.ABC, Generic[Arch]):
     def cells(self, choices: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Rendered ``(adjacency[C, n, n], ops[C, n], mask[C, n])`` of one architecture; jittable."""
         ops = self.slot_ops(choices)
-        if self.pruned and NONE in self.space.ops:
-            alive = ops != self.space.ops.index(NONE)
-        else:
-            alive = jnp.ones_like(ops, bool)
+        void = [k for k, op in enumerate(self.space.ops) if op in self.void_ops]
+        alive = ~jnp.isin(ops, jnp.asarray(void)) if self.pruned and void else jnp.ones_like(ops, bool)
         wiring = self.wiring(choices)
         render = self.template.render
         if wiring is None:
@@ -162,8 +163,8 @@ class Encoding(abc.ABC, Generic[Arch]):
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Rendered supernet cell whose slots hold the ``supernet_ops`` marked in ``alive[S, K]``; jittable."""
         op_ids = jnp.broadcast_to(jnp.asarray(self.supernet_index) + FIRST_OP_ID, alive.shape)
-        if self.pruned and NONE in self.supernet_ops:
-            alive = alive & (jnp.arange(alive.shape[-1]) != self.supernet_ops.index(NONE))
+        if self.pruned:
+            alive = alive & ~jnp.asarray([op in self.void_ops for op in self.supernet_ops])
         return self.template.render(op_ids, alive, wiring)
 
     @property
@@ -202,7 +203,7 @@ class Encoding(abc.ABC, Generic[Arch]):
         Spaces with one op per slot only; ties go to ``space.ops`` order.
         """
         weights = _normalised(self.supernet_tables())[0]
-        weights[:, [op == NONE for op in self.supernet_ops]] = np.inf
+        weights[:, [op in self.void_ops for op in self.supernet_ops]] = np.inf
         return self.supernet_index[weights.argmin(axis=-1)]
 
     def supernet_tables(self) -> np.ndarray:

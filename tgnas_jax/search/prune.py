@@ -1,7 +1,8 @@
 """Pruning search (paper Algorithm 1, first half): shrink a supernet until one path is left.
 
 The supernet holds every op on every slot, each op its own node in parallel, so the predictor
-scores it like any cell (its FLOPs and convolutions, for a size prior, are those of all its ops). Each round, for
+scores it like any cell (for a size prior, its FLOPs are those of all its ops, its convolutions
+those of its rendered cell: ops cut off from the output have no node there). Each round, for
 every slot and remaining op ``o``, the supernet is scored without ``o``;
 ``dP = P(with o) - P(without o)`` and every slot drops its lowest-``dP`` op. All candidates of a
 round are rendered and scored in one predictor call, and the rounds run under ``lax.scan``: the
