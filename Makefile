@@ -20,7 +20,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check tgnas_jax tests benchmarks
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=20
 
 lint: setup
 	$(BIN)/ruff check tgnas_jax tests benchmarks
