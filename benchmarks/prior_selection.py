@@ -30,7 +30,7 @@ CONV_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 def _terms(predictor: object, tset: transfer.TransferSet) -> tuple[np.ndarray, ...]:
     """GCN score, log FLOPs and convolution count of a set's architectures, and their CIFAR-10 truth."""
-    gcn = transfer.predictor_scores(predictor, tset)["gcn"]
+    gcn = predictor.score(tset.archs, tset.space, prior=False)
     return gcn, tset.all_log_flops(), tset.all_convolutions(), tset.truth["cifar10"]
 
 

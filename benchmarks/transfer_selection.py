@@ -29,8 +29,8 @@ WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 def _figures(predictor: Any, tset: transfer.TransferSet) -> dict[str, Any]:
     """Per weight, tau / rho of ``z(gcn) + w * z(log FLOPs)``, standardised over the set itself."""
     truth, log_flops = tset.truth["cifar10"], tset.all_log_flops()
-    ensemble = transfer.predictor_scores(predictor, tset)["gcn"]
-    members = [transfer.predictor_scores(m, tset)["gcn"] for m in transfer.member_predictors(predictor)]
+    ensemble = predictor.score(tset.archs, tset.space, prior=False)
+    members = [m.score(tset.archs, tset.space, prior=False) for m in transfer.member_predictors(predictor)]
     out: dict[str, Any] = {}
     for weight in WEIGHTS:
 

@@ -218,8 +218,7 @@ def load_sets(
 
 def predictor_scores(predictor: Predictor, tset: TransferSet) -> dict[str, np.ndarray]:
     """The ``tg-nas`` (size prior on) and ``gcn`` (prior off) scores of every architecture."""
-    gcn_only = dataclasses.replace(predictor, cost_weight=0.0, conv_weight=0.0)
-    gcn = gcn_only.score(tset.archs, tset.space)
+    gcn = predictor.score(tset.archs, tset.space, prior=False)
     if tset.space is not None:
         blended = predictor.score(tset.archs, tset.space)
     elif tset.log_flops is not None and (predictor.cost_weight or predictor.conv_weight):

@@ -108,9 +108,9 @@ class Scorer:
         ``prior=False``: the GCN alone, as ``Predictor.score(..., prior=False)``."""
         vocab = encoding.vocab
         blend = predictor.cost_blend(encoding.space, describe=describe) if prior else None
-        prior = None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)])
+        blend_weights = None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)])
         score, weights = predictor.scoring_fn(vocab, describe)
-        return cls(lambda w, graph: score(w[:-1], graph), (*weights, prior))
+        return cls(lambda w, graph: score(w[:-1], graph), (*weights, blend_weights))
 
 
 @dataclass(frozen=True, eq=False)

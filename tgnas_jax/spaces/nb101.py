@@ -110,7 +110,7 @@ def _spec(adjacency: object, ops: object) -> tuple[np.ndarray, tuple[str, ...]]:
 def _already_pruned(rows: list[str], ops: tuple[str, ...]) -> bool:
     """Whether the cell of 0/1 ``rows`` is valid and already pruned: every vertex on an input ->
     output path, strictly upper-triangular, within the vertex and edge limits, known ops. Bit
-    masks, not :func:`_pruned_cell`'s graph: about 20x faster, and only ever a shortcut to it."""
+    masks, not :func:`_pruned_cell`'s graph (a parse: 283 -> 33 us), and only ever a shortcut to it."""
     n = len(ops)
     if not 2 <= n <= MAX_VERTICES or ops[0] != INPUT or ops[-1] != OUTPUT or not set(ops[1:-1]) <= set(OPS):
         return False
