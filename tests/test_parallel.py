@@ -5,6 +5,7 @@ The device count is fixed when jax starts, so the four-device side runs this fil
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -29,23 +30,32 @@ SEARCH = {"method": "random", "population": 8, "evaluations": 30}
 
 
 def _report(path: str) -> dict:
-    """What the four-device process measures: which devices each packed batch's scores live on, and the scores."""
+    """What the four-device process measures: which devices each scoring call's results live on, and the scores."""
     predictor = load_predictor(path)
-    packed, spans = predictor._ensemble_packed, []
+    spans: dict[str, list[list[int]]] = {"packed": [], "encoded": []}
 
-    def spy(*args):
-        out = packed(*args)
-        spans.append(sorted(d.id for d in out.sharding.device_set))
-        return out
+    def spy(fn, kind):
+        def call(*args):
+            out = fn(*args)
+            spans[kind].append(sorted(d.id for d in out.sharding.device_set))
+            return out
 
-    predictor._ensemble_packed = spy
-    scores = predictor.score(CELLS, "nb201")
+        return call
+
+    predictor._ensemble_packed = spy(predictor._ensemble_packed, "packed")
+    encoded = predictor._encoded_scoring(SPACE, None)
+    predictor._encoded[predictor._space_key(SPACE, None)] = dataclasses.replace(
+        encoded, program=spy(encoded.program, "encoded")
+    )
+    scores = predictor.score(CELLS, SPACE)
+    graphs = predictor.score_graphs([SPACE.to_graphs(SPACE.parse(c))[0] for c in CELLS])
     odd = jax.jit(lambda x: parallel.over_devices(lambda y: y * 2.0, x))(np.arange(6.0))
     found = tgnas_jax.search("nb201", predictor, **SEARCH)
     return {
         "devices": len(jax.devices()),
         "spans": spans,
         "scores": [float(s) for s in scores],
+        "graphs": [float(s) for s in graphs],
         "dense": [float(s) for s in _dense(predictor)],
         "odd": odd.tolist(),
         "odd_devices": len(odd.sharding.device_set),
@@ -67,6 +77,13 @@ def test_one_device_runs_unsplit() -> None:
     assert parallel.round_up(5) == 5 and parallel.split([1, 2, 3]) == [[1, 2, 3]]
 
 
+def test_rows_per_call_fit_the_node_budget() -> None:
+    budget = parallel.NODES_PER_CALL["cpu"]
+    assert parallel.rows_per_call(8) == budget // 8 and parallel.rows_per_call(budget * 10) == 1
+    sizes = [parallel.rows_per_call(n) for n in range(1, 100)]
+    assert sizes == sorted(sizes, reverse=True) and all(s & (s - 1) == 0 for s in sizes)  # powers of two
+
+
 @pytest.mark.slow
 def test_four_devices_score_as_one(tiny: Path) -> None:
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
@@ -81,13 +98,16 @@ def test_four_devices_score_as_one(tiny: Path) -> None:
     assert child.returncode == 0, child.stderr[-3000:]
     got = json.loads(child.stdout.strip().splitlines()[-1])
     assert got["devices"] == 4
-    assert got["spans"] and all(span == [0, 1, 2, 3] for span in got["spans"])
+    for kind, spans in got["spans"].items():
+        assert spans and all(span == [0, 1, 2, 3] for span in spans), kind
     assert got["odd"] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0] and got["odd_devices"] == 4
 
     predictor = load_predictor(tiny)
     expected = predictor.score(CELLS, SPACE)
     assert np.isneginf(expected[-1])
     np.testing.assert_allclose(got["scores"], expected, rtol=1e-5, atol=1e-6)
+    graphs = predictor.score_graphs([SPACE.to_graphs(SPACE.parse(c))[0] for c in CELLS])
+    np.testing.assert_allclose(got["graphs"], graphs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got["dense"], _dense(predictor), rtol=1e-5, atol=1e-6)
     alone = tgnas_jax.search("nb201", predictor, **SEARCH)
     assert got["search"][0] == alone.arch_text

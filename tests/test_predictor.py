@@ -8,6 +8,7 @@ from tgnas_jax.graph import ArchGraph
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, operator_vectors
 from tgnas_jax.predictor_files import CheckpointError, load_predictor
+from tgnas_jax.prior import convolution_count
 from tgnas_jax.spaces.nb201 import NB201Space
 
 OPS = ("input", "conv3x3-bn-relu", "maxpool3x3", "output")
@@ -239,6 +240,23 @@ def test_prior_false_gives_the_gcn_alone(make_tiny_predictor):
     assert not np.allclose(predictor.score(cells, space), gcn_alone)
     best = predictor.rank(cells, space, k=1, prior=False)[0]
     assert best[1] == pytest.approx(float(gcn_alone.max()), rel=1e-6)
+
+
+def test_a_space_is_scored_by_one_compiled_program(make_tiny_predictor):
+    """The size prior's reference sample, the GCN alone and the blend share one program at one shape;
+    the GCN-alone scores are those of the graphs, and the blend is the prior applied to them."""
+    predictor, space = make_tiny_predictor(cost_weight=0.5), NB201Space()
+    archs = space.samples(300, seed=3)  # more than one call's rows: a padded last call
+    blended, alone = predictor.score(archs, space), predictor.score(archs[:5], space, prior=False)
+    predictor.score(archs[:1], space)
+    encoded = predictor._encoded_scoring(space, None)
+    assert encoded.rows < len(archs) and encoded.program._cache_size() == 1
+    graphs = predictor.score_graphs([space.to_graphs(a)[0] for a in archs])
+    np.testing.assert_allclose(alone, graphs[:5], rtol=1e-5, atol=1e-6)
+    blend = predictor.cost_blend(space)
+    convs = np.array([convolution_count(space.to_graphs(a)) for a in archs])
+    expected = blend.apply(graphs, np.log([space.num_flops(a) for a in archs]), convs)
+    np.testing.assert_allclose(blended, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.usefixtures("hash_embedded")

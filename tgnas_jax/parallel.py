@@ -12,6 +12,7 @@ own (``python -m tgnas_jax.score --num-processes``), so no program has to run on
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "batch"
+#: Graph nodes one scoring call gives each device. On CPU the ensemble's activations (nodes x hidden
+#: x members floats, 2 MiB here) then stay in cache: NB201 cells score 2.5x faster per cell in calls
+#: of 256 than of 2,048 (``benchmarks/results/chunk_size.md``). Elsewhere: an untested guess that a
+#: GPU or TPU wants calls of about a million nodes to fill.
+NODES_PER_CALL = {"cpu": 2048}
+ACCELERATOR_NODES_PER_CALL = 1 << 20
 
 
 @functools.cache
@@ -38,6 +45,14 @@ def round_up(size: int) -> int:
     """The least multiple of the device count that is ``>= size``: a batch size every device gets a share of."""
     devices = device_count()
     return -(-size // devices) * devices
+
+
+def rows_per_call(nodes_per_row: int) -> int:
+    """Rows of ``nodes_per_row`` graph nodes per scoring call: per device, the power of two nearest the
+    device's node budget (on a log scale), for every device."""
+    budget = NODES_PER_CALL.get(jax.local_devices()[0].platform, ACCELERATOR_NODES_PER_CALL)
+    per_device = 1 << max(round(math.log2(budget / max(nodes_per_row, 1))), 0)
+    return per_device * device_count()
 
 
 def replicate(tree: Any) -> Any:

@@ -172,20 +172,27 @@ class Predictor:
 
     # ------------------------------------------------------------------ scoring
     def score_dense(
-        self, adjacency: np.ndarray, ops: np.ndarray, mask: np.ndarray, vocab: Sequence[str], batch_size: int = 4096
+        self,
+        adjacency: np.ndarray,
+        ops: np.ndarray,
+        mask: np.ndarray,
+        vocab: Sequence[str],
+        batch_size: int | None = None,
     ) -> np.ndarray:
-        """Scores of dense cells (``ops`` index ``vocab``), in fixed-size chunks."""
+        """Scores of dense cells (``ops`` index ``vocab``), in fixed-size chunks (default: sized for the device)."""
         table, output_id = self.op_table(vocab), _output_id(vocab)
 
         def scores(a: np.ndarray, o: np.ndarray, m: np.ndarray) -> jax.Array:
             return self._ensemble_dense(self._stacked, a, o, m, table, output_id)
 
+        batch_size = batch_size or parallel.rows_per_call(ops.shape[1])
         return map_dense_chunks(scores, adjacency, ops, mask, parallel.round_up(min(batch_size, _bucket(len(ops)))))
 
     def score_graphs(
-        self, graphs: Sequence[ArchGraph], batch_size: int = 1024, describe: Mapping[str, str] | None = None
+        self, graphs: Sequence[ArchGraph], batch_size: int | None = None, describe: Mapping[str, str] | None = None
     ) -> np.ndarray:
-        """One score per graph, packed into padded jraph batches of bucketed static shape.
+        """One score per graph, packed into padded jraph batches of bucketed static shape (default
+        size: for the device).
 
         Identical graphs are scored once (a whole NB201 space holds 9,365 distinct pruned cells).
         ``describe``: operator sentences of the caller's own, as in :meth:`score`.
@@ -196,13 +203,10 @@ class Predictor:
         unique = list(slot)
         vocab = tuple(dict.fromkeys(op for g in unique for op in g.ops))
         weights = (self._stacked, self.op_table(vocab, describe), _output_id(vocab))
-        size = parallel.round_up(min(batch_size, _bucket(len(unique))))
+        nodes = _bucket(max(g.num_nodes for g in unique))
+        size = parallel.round_up(min(batch_size or parallel.rows_per_call(nodes), _bucket(len(unique))))
         # One padded batch per device, each sized for its share of a chunk.
-        budget = Budget.for_batch(
-            size // parallel.device_count(),
-            _bucket(max(g.num_nodes for g in unique)),
-            _bucket(max(g.num_edges for g in unique)),
-        )
+        budget = Budget.for_batch(size // parallel.device_count(), nodes, _bucket(max(g.num_edges for g in unique)))
         scores = np.empty(len(unique), np.float32)
         for start in range(0, len(unique), size):
             shares = parallel.split(unique[start : start + size])
@@ -246,20 +250,27 @@ class Predictor:
         if space is None:
             return self._score_cells([_as_cells(a) for a in archs], describe)
         parsed = [space.parse(a) if isinstance(a, str) else space.check(a) for a in archs]
-        scores = np.empty(len(parsed), np.float32)
-        encoded = self._encoded_scoring(space, describe, prior)
-        rows, choices = encoded.choices(parsed) if encoded is not None else (np.zeros(0, np.int64), None)
-        if len(rows):
-            scores[rows] = encoded.scores(choices)
-        # Architectures no search encoding expresses: their graphs, packed.
-        rest = np.setdiff1d(np.arange(len(parsed)), rows)
+        return self._space_scores(space, parsed, describe, self.cost_blend(space, describe=describe) if prior else None)
+
+    def _space_scores(
+        self, space: SearchSpace, archs: Sequence[Any], describe: Mapping[str, str] | None, blend: CostBlend | None
+    ) -> np.ndarray:
+        """Scores of a space's architecture objects under ``blend`` (``None``: the GCN alone): through the
+        space's encoding where it expresses them, the rest through their graphs, packed."""
+        scores = np.empty(len(archs), np.float32)
+        encoded = self._encoded_scoring(space, describe)
+        rows = np.zeros(0, np.int64)
+        if encoded is not None and encoded.takes(blend):
+            rows, choices = encoded.choices(archs)
+            if len(rows):
+                scores[rows] = encoded.scores(choices, blend)
+        rest = np.setdiff1d(np.arange(len(archs)), rows)
         if len(rest):
-            cells = [space.to_graphs(parsed[i]) for i in rest]
+            cells = [space.to_graphs(archs[i]) for i in rest]
             scores[rest] = self._score_cells(cells, describe)
-            blend = self.cost_blend(space, describe=describe) if prior else None
             if blend is not None:
                 convs = np.array([convolution_count(c) for c in cells], np.float32)
-                scores[rest] = blend.apply(scores[rest], np.log([space.num_flops(parsed[i]) for i in rest]), convs)
+                scores[rest] = blend.apply(scores[rest], np.log([space.num_flops(archs[i]) for i in rest]), convs)
         return scores
 
     def _space_key(self, space: SearchSpace, describe: Mapping[str, str] | None) -> tuple[Any, ...]:
@@ -270,14 +281,14 @@ class Predictor:
         overrides = tuple(sorted(check_overrides(describe).items()))
         return type(space).__name__, settings, overrides, self.cost_weight, self.conv_weight
 
-    def _encoded_scoring(self, space: SearchSpace, describe: Mapping[str, str] | None, prior: bool) -> Any:
+    def _encoded_scoring(self, space: SearchSpace, describe: Mapping[str, str] | None) -> Any:
         """The space's jitted scoring through its search encoding (``None`` without one), built once."""
         # search.batch builds on this module: imported here, when a space is first scored.
         from tgnas_jax.search.batch import EncodedScoring
 
-        key = (*self._space_key(space, describe), prior)
+        key = self._space_key(space, describe)
         if key not in self._encoded:
-            self._encoded[key] = EncodedScoring.of(self, space, describe, prior)
+            self._encoded[key] = EncodedScoring.of(self, space, describe)
         return self._encoded[key]
 
     def rank(
@@ -331,9 +342,8 @@ class Predictor:
             except NotImplementedError:
                 self._blends[key] = None
                 return None
-            cells = [space.to_graphs(a) for a in sample]
-            convs = np.array([convolution_count(c) for c in cells])
-            gcn = self._score_cells(cells, describe)
+            convs = np.array([convolution_count(space.to_graphs(a)) for a in sample])
+            gcn = self._space_scores(space, sample, describe, None)
             self._blends[key] = CostBlend.fit(self.cost_weight, self.conv_weight, gcn, log_flops, convs)
         return self._blends[key]
 

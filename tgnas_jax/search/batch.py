@@ -19,37 +19,46 @@ import numpy as np
 
 from tgnas_jax import parallel
 from tgnas_jax.predictor import Predictor
+from tgnas_jax.prior import CostBlend
 from tgnas_jax.search.encoding import Encoding, encoding_for
 from tgnas_jax.search.problem import Problem, Scorer
 from tgnas_jax.spaces.base import SearchSpace
 
-#: The two batch shapes scoring compiles: each new shape costs a trace of the whole program (about
-#: a second on 2 CPU cores), while 2,048 rows score as fast per row as 8,192 and small calls stay cheap.
-SMALL_CHUNK, CHUNK = 128, 2048
-
 
 @dataclass(frozen=True, eq=False)
 class EncodedScoring:
-    """One predictor's jitted scores of one space's choices (a search's objective without a budget)."""
+    """One predictor's jitted scores of one space's choices (a search's objective without a budget).
+
+    One program serves the GCN alone, the size prior's reference sample and the blended scores:
+    the blend is an argument, the identity blend giving the GCN's score as it is (``None`` where the
+    encoding counts no FLOPs, so it has no prior). It runs at one batch shape, sized for the device.
+    """
 
     encoding: Encoding[Any]
     scorer: Scorer
     program: Callable[[Any, np.ndarray], jax.Array]
+    #: Graph nodes one architecture renders to (all its cells), and architectures per call.
+    nodes_per_row: int
+    rows: int
 
     @classmethod
-    def of(
-        cls, predictor: Predictor, space: SearchSpace, describe: Mapping[str, str] | None, prior: bool
-    ) -> EncodedScoring | None:
+    def of(cls, predictor: Predictor, space: SearchSpace, describe: Mapping[str, str] | None) -> EncodedScoring | None:
         """The scoring of ``space``'s encoding, or ``None``: a space without one, or one with an op the
         predictor cannot give a vector (a one-hot predictor's unseen op, MiniLM's weights absent), which
         the caller's architectures may not even use: they then go through their graphs."""
         try:
             encoding = encoding_for(space)
-            scorer = Scorer.of(predictor, encoding, describe, prior=prior)
+            scorer = Scorer.of(predictor, encoding, describe, prior=False)
         except (ValueError, ImportError):
             return None
         program = jax.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).scores(choices))
-        return cls(encoding, scorer, program)
+        ops = jax.eval_shape(encoding.cells, jax.ShapeDtypeStruct((encoding.num_genes,), np.int32))[1]
+        nodes = int(np.prod(ops.shape))
+        return cls(encoding, scorer, program, nodes, parallel.rows_per_call(nodes))
+
+    def takes(self, blend: CostBlend | None) -> bool:
+        """Whether the program can apply ``blend``: an encoding that counts no FLOPs has no prior."""
+        return blend is None or self.encoding.prior_table is not None
 
     def choices(self, archs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the ``archs`` the encoding expresses, and their ``[rows, genes]`` choices.
@@ -67,12 +76,16 @@ class EncodedScoring:
         genes = np.stack(choices) if choices else np.zeros((0, self.encoding.num_genes), np.int32)
         return np.asarray(rows, np.int64), genes.astype(np.int32)
 
-    def scores(self, choices: np.ndarray) -> np.ndarray:
-        """Scores of ``choices[rows, genes]``: distinct rows only, in chunks of one of two sizes."""
+    def scores(self, choices: np.ndarray, blend: CostBlend | None = None) -> np.ndarray:
+        """Scores of ``choices[rows, genes]`` (the GCN's alone without ``blend``): distinct rows only."""
+        if not self.takes(blend):
+            raise ValueError(f"the {self.encoding.space.name} encoding counts no FLOPs for the size prior")
         if not len(choices):
             return np.zeros(0, np.float32)
+        has_prior = self.encoding.prior_table is not None
+        weights = self.scorer.with_blend(blend or CostBlend.identity()) if has_prior else self.scorer.weights
         unique, inverse = np.unique(choices, axis=0, return_inverse=True)
-        size = parallel.round_up(SMALL_CHUNK if len(unique) <= SMALL_CHUNK else CHUNK)
+        size = self.rows
         padded = np.concatenate([unique, np.repeat(unique[:1], -len(unique) % size, axis=0)])
-        out = [np.asarray(self.program(self.scorer.weights, padded[i : i + size])) for i in range(0, len(padded), size)]
+        out = [np.asarray(self.program(weights, padded[i : i + size])) for i in range(0, len(padded), size)]
         return np.concatenate(out)[: len(unique)][inverse.reshape(-1)]

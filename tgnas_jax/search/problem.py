@@ -106,11 +106,17 @@ class Scorer:
     ) -> Scorer:
         """``describe``: operator sentences of the caller's own, as ``Predictor.score`` takes them;
         ``prior=False``: the GCN alone, as ``Predictor.score(..., prior=False)``."""
-        vocab = encoding.vocab
         blend = predictor.cost_blend(encoding.space, describe=describe) if prior else None
-        blend_weights = None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)])
-        score, weights = predictor.scoring_fn(vocab, describe)
-        return cls(lambda w, graph: score(w[:-1], graph), (*weights, blend_weights))
+        score, weights = predictor.scoring_fn(encoding.vocab, describe)
+        return cls(lambda w, graph: score(w[:-1], graph), (*weights, _blend_array(blend)))
+
+    def with_blend(self, blend: CostBlend | None) -> tuple[Any, ...]:
+        """The weights with ``blend`` as the size prior (``None``: none): the same program scores under any."""
+        return (*self.weights[:-1], _blend_array(blend))
+
+
+def _blend_array(blend: CostBlend | None) -> jax.Array | None:
+    return None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)], jnp.float32)
 
 
 @dataclass(frozen=True, eq=False)
