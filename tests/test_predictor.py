@@ -56,6 +56,20 @@ def test_save_and_load_round_trip_gives_identical_scores(tmp_path):
     np.testing.assert_array_equal(restored.score(graphs), predictor.score(graphs))
 
 
+def test_loading_the_first_members_scores_as_that_ensemble(tmp_path):
+    predictor = _predictor(members=3)
+    predictor.save(tmp_path / "p")
+    first = load_predictor(tmp_path / "p", members=2)
+    assert len(first.members) == 2 and len(load_predictor(tmp_path / "p").members) == 3
+    expected = Predictor(predictor.model_config, predictor.embedding, predictor.members[:2], predictor.op_vectors)
+    np.testing.assert_allclose(first.score([CHAIN]), expected.score([CHAIN]), rtol=1e-6)
+    for bad, message in [(4, "members=4, but the checkpoint's ensemble has 3"), (0, "positive integer, got 0")]:
+        with pytest.raises(ValueError, match=message):
+            load_predictor(tmp_path / "p", members=bad)
+    with pytest.raises(ValueError, match="positive integer, got True"):
+        load_predictor(tmp_path / "p", members=True)
+
+
 def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
     with pytest.raises(CheckpointError, match="predictor.json is missing"):
         load_predictor(tmp_path / "nowhere")

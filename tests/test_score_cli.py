@@ -32,8 +32,8 @@ def loaded(tiny: Path):
 def _reuse_the_loaded_predictor(monkeypatch: pytest.MonkeyPatch, tiny: Path, loaded) -> None:
     """Each CLI call would load (and so compile) its own copy; the checkpoint path is still checked."""
 
-    def load(path: Path | None):
-        assert path == tiny
+    def load(path: Path | None, members: int | None = None):
+        assert path == tiny and members is None
         return loaded
 
     monkeypatch.setattr(cli, "load_predictor", load)
@@ -187,6 +187,8 @@ def test_skip_invalid_writes_the_error_and_ranks_the_rest(tiny: Path, tmp_path: 
         (["--space", "nb201", "--out", "/proc/forbidden/x.csv"], "argument --out: cannot write"),
         (["/no/such/file.txt", "--space", "nb201"], "input '/no/such/file.txt' is not a file"),
         (["--space", "nb201", "--quiet", "--verbose"], "not allowed with argument"),
+        (["--space", "nb201", "--members", "0"], "--members: must be at least 1, got 0"),
+        (["--space", "nb201", "--members", "two"], "--members: expected a positive integer, got 'two'"),
     ],
 )
 def test_bad_options_exit_2_naming_the_problem(argv, message, capsys, tmp_path) -> None:
@@ -219,7 +221,7 @@ def test_help_is_plain_text_with_an_example(capsys) -> None:
 def test_describe_overrides_reach_the_scores(hash_embedded, tmp_path: Path, monkeypatch, capsys) -> None:
     """--describe gives an operator another sentence for this run: scores of cells using it change, others not."""
     predictor, encoder = hash_embedded
-    monkeypatch.setattr(cli, "load_predictor", lambda path: predictor)
+    monkeypatch.setattr(cli, "load_predictor", lambda path, members: predictor)
     monkeypatch.delenv("TGNAS_DATA_DIR", raising=False)
     source = tmp_path / "in.txt"
     conv = "|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|"
@@ -238,6 +240,18 @@ def test_no_prior_scores_the_gcn_alone(cells_file: Path, tiny: Path, loaded, mon
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     expected = loaded.score([*CELLS, BROKEN], SPACE, prior=False)
     np.testing.assert_allclose([float(r["score"]) for r in rows][:-1], expected[:-1], rtol=1e-5, atol=1e-5)
+
+
+def test_members_scores_with_the_first_members_only(cells_file: Path, tiny: Path, monkeypatch, capsys) -> None:
+    from tgnas_jax.predictor_files import load_predictor
+
+    monkeypatch.setattr(cli, "load_predictor", load_predictor)
+    assert _run([str(cells_file), "--space", "nb201", "--members", "1"], monkeypatch, tiny) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    expected = load_predictor(tiny, members=1).score(CELLS, SPACE)
+    np.testing.assert_allclose([float(r["score"]) for r in rows][:-1], expected, rtol=1e-5, atol=1e-5)
+    assert _run([str(cells_file), "--space", "nb201", "--members", "3"], monkeypatch, tiny) == 1
+    assert "members=3, but the checkpoint's ensemble has 2" in capsys.readouterr().err
 
 
 def test_a_space_spec_file_is_scored(tiny: Path, loaded, tmp_path: Path, monkeypatch, capsys) -> None:

@@ -29,6 +29,29 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_predictor_options(parser: argparse.ArgumentParser) -> None:
+    """``--predictor PATH`` and ``--members K``, what :func:`tgnas_jax.load_predictor` takes."""
+    parser.add_argument("--predictor", type=Path, default=None, help="predictor checkpoint (default: the shipped one)")
+    parser.add_argument(
+        "--members",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="score with the ensemble's first K members only: faster, in proportion (default: all)",
+    )
+
+
 def add_verbosity(parser: argparse.ArgumentParser) -> None:
     """``-q`` / ``--quiet`` and ``-v`` / ``--verbose``, one or the other."""
     group = parser.add_mutually_exclusive_group()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tgnas_jax import strictjson, transfer
-from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging
+from tgnas_jax._cli import LOGGER, HelpFormatter, add_predictor_options, add_verbosity, configure_logging
 from tgnas_jax.data import NB201_DATASETS, DataError
 from tgnas_jax.metrics import finite_scores
 from tgnas_jax.predictor import Predictor
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--space", action="append", choices=(*transfer.SETS, "all"), help="benchmark set, repeatable (default: all)"
     )
-    parser.add_argument("--predictor", type=Path, help="predictor checkpoint (default: the shipped one)")
+    add_predictor_options(parser)
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
     parser.add_argument(
         "--cost-weight",
@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging(args)
     sets = args.space or ["all"]
     try:
-        predictor = load_predictor(args.predictor)
+        predictor = load_predictor(args.predictor, args.members)
         weights = {"cost_weight": args.cost_weight, "conv_weight": args.conv_weight}
         predictor = dataclasses.replace(predictor, **{k: v for k, v in weights.items() if v is not None})
         args.out.parent.mkdir(parents=True, exist_ok=True)

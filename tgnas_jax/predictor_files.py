@@ -10,6 +10,7 @@ this module is where they are.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -402,14 +403,25 @@ def _restore_target(checkpointer: ocp.StandardCheckpointer, params: Path) -> Any
     return jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), saved)
 
 
-def load_predictor(path: str | Path | None = None) -> Predictor:
+def load_predictor(path: str | Path | None = None, members: int | None = None) -> Predictor:
     """The predictor saved at ``path``; by default the shipped NB101-trained one.
 
     Before anything is used the files are checked against the checksum manifest, the header
     against its schema, the parameters against the header's model, and probe cells must score.
     Any fault raises :class:`CheckpointError` naming the file and what is wrong.
+
+    ``members``: score with the ensemble's first ``members`` only (default: all). The forward's
+    cost is proportional: the shipped predictor's first member alone scores NB201 about 3x as fast,
+    and ranks within the members' spread of the whole ensemble (``benchmarks/results/transfer/``).
     """
-    return _load(Path(path if path is not None else DEFAULT_CHECKPOINT).absolute())
+    if members is not None and (type(members) is not int or members < 1):
+        raise ValueError(f"members must be a positive integer, got {members!r}")
+    predictor = _load(Path(path if path is not None else DEFAULT_CHECKPOINT).absolute())
+    if members is None:
+        return predictor
+    if members > len(predictor.members):
+        raise ValueError(f"members={members}, but the checkpoint's ensemble has {len(predictor.members)}")
+    return dataclasses.replace(predictor, members=predictor.members[:members])
 
 
 def upgrade_checkpoint(path: str | Path, out: str | Path | None = None) -> Predictor:

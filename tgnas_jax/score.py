@@ -29,6 +29,7 @@ from tgnas_jax import parallel
 from tgnas_jax._cli import (
     LOGGER,
     HelpFormatter,
+    add_predictor_options,
     add_verbosity,
     configure_logging,
     shows_progress,
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", choices=OUTPUT_FORMATS, default=None, help="output format (default: from --out's suffix; else csv)"
     )
     parser.add_argument("--top", type=_bounded(1, 10**9), default=None, metavar="K", help="write only the K best")
-    parser.add_argument("--predictor", type=Path, default=None, help="predictor checkpoint (default: the shipped one)")
+    add_predictor_options(parser)
     parser.add_argument("--data-dir", type=Path, default=None, help=f"benchmark tables (default: ${DATA_DIR_ENV})")
     parser.add_argument("--no-prior", action="store_true", help="score with the GCN alone, without the size prior")
     parser.add_argument(
@@ -347,8 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = "<stdin>" if args.input == "-" else args.input
         fmt_in = args.format or guess_format(None if args.input == "-" else path, INPUT_FORMATS, "lines")
         try:
-            predictor = load_predictor(args.predictor)
-        except CheckpointError as err:
+            predictor = load_predictor(args.predictor, args.members)
+        except (CheckpointError, ValueError) as err:  # ValueError: more --members than the ensemble has
             log.error("error: %s", err)
             return 1
         lookup = None

@@ -21,8 +21,8 @@ def shipped(monkeypatch: pytest.MonkeyPatch, predictor: Predictor) -> list:
     """The CLI's checkpoint loader, answering with the tiny predictor and noting the path asked for."""
     asked: list = []
 
-    def load(path: Path | None) -> Predictor:
-        asked.append(path)
+    def load(path: Path | None, members: int | None = None) -> Predictor:
+        asked.append(path if members is None else (path, members))
         return predictor
 
     monkeypatch.setattr(cli, "load_predictor", load)
@@ -52,9 +52,9 @@ def test_without_the_benchmark_table_the_accuracies_are_skipped_with_a_note(
 ) -> None:
     monkeypatch.delenv("TGNAS_DATA_DIR", raising=False)
     out = tmp_path / "result.json"
-    assert cli.main(["--predictor", str(tmp_path), "--json", str(out)]) == 0
+    assert cli.main(["--predictor", str(tmp_path), "--members", "2", "--json", str(out)]) == 0
     stdout, stderr = capsys.readouterr()
-    assert shipped == [tmp_path]
+    assert shipped == [(tmp_path, 2)]
     assert "no true accuracies" in stderr and "percentile" not in stdout
     assert json.loads(out.read_text())["true_accuracy"] is None
 

@@ -64,7 +64,7 @@ def test_sizes_and_seeds_are_bounded(
 
 def test_the_largest_allowed_sizes_pass_the_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     reached = []
-    monkeypatch.setattr(cli, "load_predictor", lambda path: reached.append(path) or cli.sys.exit(0))
+    monkeypatch.setattr(cli, "load_predictor", lambda path, members: reached.append(path) or cli.sys.exit(0))
     argv = ["--population", str(cli.MAX_POPULATION), "--generations", "1", "--seed", str(2**32 - 1)]
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
@@ -101,7 +101,7 @@ def test_a_failed_write_after_the_search_is_one_line_and_exit_1(
 ) -> None:
     """Should the path become unwritable during the search, the CLI still reports it in one line."""
     result = SearchResult("nb201", "prune", ("none",) * 6, "|none~0|+...", 0.5, 1, 1, 0.1, 1)
-    monkeypatch.setattr(cli, "load_predictor", lambda path: None)
+    monkeypatch.setattr(cli, "load_predictor", lambda path, members: None)
     monkeypatch.setattr(cli, "search", lambda *args, **kwargs: result)
     monkeypatch.setattr(cli, "has_truth", lambda space: False)
     monkeypatch.setattr(cli, "unwritable", lambda path: None)

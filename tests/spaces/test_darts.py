@@ -398,3 +398,37 @@ def test_the_fast_reader_reads_every_formatted_genotype_as_ast_does() -> None:
     rng = np.random.default_rng(4)
     texts = [SPACE.format(SPACE.sample(rng)) for _ in range(200)]
     assert all(_canonical_arguments(t) == _call_arguments(t) for t in texts)
+
+
+def test_the_fast_cell_check_accepts_only_what_the_full_checks_accept() -> None:
+    """``_well_formed`` is a shortcut of ``_edges``: anything it passes, the field-by-field checks pass too."""
+    from tgnas_jax.spaces import darts
+
+    rng = np.random.default_rng(0)
+    odd_parts = [True, 1.0, "1", [1], None, -1, 7, 2]
+    odd_ops = ["none", "conv_7x7", "", ["sep_conv_3x3"], 3]
+    accepted = 0
+    for _ in range(3000):
+        edges = list(DartsSpace().sample(rng).normal)
+        for _ in range(rng.integers(0, 3)):
+            k = int(rng.integers(len(edges)))
+            op, source = edges[k]
+            kind = rng.integers(4)
+            if kind == 0:
+                edges[k] = (op, odd_parts[rng.integers(len(odd_parts))])
+            elif kind == 1:
+                edges[k] = (odd_ops[rng.integers(len(odd_ops))], source)
+            elif kind == 2:
+                edges[k] = [op, source]
+            else:
+                edges[k] = (op, int(rng.integers(6)))
+        try:
+            full = darts._checked_edges("normal", edges)
+        except SpaceError:
+            full = None
+        if darts._well_formed(edges):
+            accepted += 1
+            assert full == tuple(edges)
+        elif full is not None:  # the shortcut refuses only odd but valid forms (int subclasses, lists)
+            assert any(type(e) is not tuple or type(e[1]) is not int for e in edges)
+    assert 0 < accepted < 3000

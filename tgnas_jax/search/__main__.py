@@ -17,7 +17,15 @@ import jax
 import numpy as np
 
 from tgnas_jax import strictjson
-from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, space_name, unwritable
+from tgnas_jax._cli import (
+    LOGGER,
+    HelpFormatter,
+    add_predictor_options,
+    add_verbosity,
+    configure_logging,
+    space_name,
+    unwritable,
+)
 from tgnas_jax.compilation import enable_compilation_cache
 from tgnas_jax.data import DATA_DIR_ENV, NB201_DATASETS, DataError
 from tgnas_jax.embeddings import add_describe_option
@@ -102,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--population", type=_at_least(MIN_POPULATION), default=DEFAULT_POPULATION, help="evolution population"
     )
     parser.add_argument("--generations", type=_at_least(1), default=DEFAULT_GENERATIONS, help="evolution generations")
-    parser.add_argument("--predictor", type=Path, default=None, help="predictor checkpoint (default: the shipped one)")
+    add_predictor_options(parser)
     parser.add_argument("--data-dir", type=Path, default=None, help="benchmark data (default: $TGNAS_DATA_DIR)")
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON (default: no file)"
@@ -231,11 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --space: {err}")
     LOGGER.debug("predictor: %s", args.predictor or "the shipped one")
     try:
-        predictor = load_predictor(args.predictor)
+        predictor = load_predictor(args.predictor, args.members)
         # A data directory that was asked for must be readable: found before the search, not after it.
         if has_truth(space) and (args.data_dir is not None or os.environ.get(DATA_DIR_ENV)):
             check_table(space, args.data_dir)
-    except (CheckpointError, DataError) as err:
+    except (CheckpointError, DataError, ValueError) as err:  # ValueError: more --members than the ensemble has
         LOGGER.error("error: %s", err)
         return 1
     if space.network:

@@ -349,6 +349,15 @@ class DartsEncoding(Encoding[Genotype]):
             ]
         #: ``[node, pair, 2]`` slot of each edge of each input pair.
         self.pair_slots = pairs
+        #: Per node, its two edges as a genotype lists them -> its genes (``from_arch`` by lookups).
+        self.node_genes = []
+        for node in INTERMEDIATE:
+            genes = {}
+            for (pair, (a, b)), (i, low), (j, high) in itertools.product(
+                enumerate(DARTS_PAIRS[node]), enumerate(DERIVABLE_OPS), enumerate(DERIVABLE_OPS)
+            ):
+                genes[(low, a), (high, b)] = genes[(high, b), (low, a)] = (pair, i, j)
+            self.node_genes.append(genes)
 
     def slot_ops(self, choices: jax.Array) -> jax.Array:
         genes = choices.reshape(self.num_cells, len(INTERMEDIATE), _GENES_PER_NODE)
@@ -373,6 +382,18 @@ class DartsEncoding(Encoding[Genotype]):
     def from_arch(self, arch: Genotype) -> np.ndarray:
         if arch.normal_concat != INTERMEDIATE or arch.reduce_concat != INTERMEDIATE:
             raise ValueError(f"the DARTS search concatenates every intermediate node; {arch} does not")
+        try:
+            return np.array(
+                [
+                    gene
+                    for edges in (arch.normal, arch.reduce)
+                    for i, genes in enumerate(self.node_genes)
+                    for gene in genes[edges[EDGES_PER_NODE * i], edges[EDGES_PER_NODE * i + 1]]
+                ],
+                np.int32,
+            )
+        except KeyError:  # an op DARTS cannot derive: the loop below names it
+            pass
         genes = []
         for edges in (arch.normal, arch.reduce):
             for node in INTERMEDIATE:

