@@ -2,12 +2,13 @@
 
 Two parts, on whatever device JAX gives (the same script runs on CPU, GPU or TPU):
 
-* **End to end.** For each space (NB201, NB101, DARTS, a declarative chain) and N, a fresh process
-  loads the shipped predictor, warms up on 256 other architectures, then scores N architecture
-  strings it has never seen through ``tgnas_jax.score_stream`` (parse, graphs, batches, GCN,
-  size prior). Reported: cells/s (median of ``--repeats``) and the process's peak RSS.
-* **Forward.** The 4-member ensemble's jitted forward on dense NB201-sized cells at batch sizes
-  256 .. 16,384, against (interleaved, same run) a reference forward written the way the official
+* **End to end.** For each space (NB201, NB101, DARTS, a declarative chain), N and ensemble size
+  (``--members``: all, and the first member alone), a fresh process loads the shipped predictor,
+  warms up on 256 other architectures, then scores N architecture strings it has never seen
+  through ``tgnas_jax.score_stream`` (parse, choices, GCN, size prior). Reported: cells/s
+  (median of ``--repeats``) and the process's peak RSS.
+* **Forward.** The 4-member ensemble's (and its first member's) jitted forward on dense
+  NB201-sized cells at batch sizes 256 .. 16,384, against (interleaved, same run) a reference forward written the way the official
   TG-NAS PyTorch GCN computes (dense normalised adjacency matmuls, one model), and against the
   device's float32 matmul limit (a 2048^3 matmul). FLOPs per cell come from XLA's cost analysis.
 
@@ -17,6 +18,7 @@ Two parts, on whatever device JAX gives (the same script runs on CPU, GPU or TPU
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import statistics
@@ -42,7 +44,7 @@ CHAIN = {
     ],
 }  # fmt: skip
 
-#: Run in a fresh process: ``SPACE N SEED [SPEC]`` -> one JSON line.
+#: Run in a fresh process: ``SPACE N SEED SPEC MEMBERS`` (0: all) -> one JSON line.
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np
@@ -50,9 +52,9 @@ import tgnas_jax
 from tgnas_jax.spaces import get_space
 from tgnas_jax.spaces.declarative import space_from_spec
 
-name, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+name, count, seed, members = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[5])
 space = space_from_spec(json.loads(sys.argv[4])) if name == "chain" else get_space(name)
-predictor = tgnas_jax.load_predictor()
+predictor = tgnas_jax.load_predictor(members=members or None)
 rng = np.random.default_rng(seed)
 texts = [space.format(space.sample(rng)) for _ in range(count + 256)]
 for _ in tgnas_jax.score_stream(predictor, texts[count:], space):  # warm-up: compile, size prior
@@ -64,8 +66,8 @@ print(json.dumps({"n": total, "seconds": seconds, "rss_mb": resource.getrusage(r
 """
 
 
-def end_to_end(space: str, count: int, seed: int) -> dict:
-    argv = [sys.executable, "-c", CHILD, space, str(count), str(seed), json.dumps(CHAIN)]
+def end_to_end(space: str, count: int, seed: int, members: int) -> dict:
+    argv = [sys.executable, "-c", CHILD, space, str(count), str(seed), json.dumps(CHAIN), str(members)]
     out = subprocess.run(argv, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"{space} N={count} failed:\n{out.stderr[-3000:]}")
@@ -122,29 +124,31 @@ def forward_rows(batches: list[int], repeats: int) -> tuple[float, list[dict]]:
     output_id = jnp.asarray(vocab.index("output"))
     cfg = predictor.model_config
     reference = reference_forward(table.shape[1], cfg.hidden, cfg.layers)
+    first = jax.tree.map(lambda x: x[:1], predictor._stacked)  # the first member alone
     limit = matmul_limit(repeats)
     rows = []
     for batch in batches:
         args = [jnp.asarray(x[:batch]) for x in (adjacency, ops, mask)]
         ours = jax.jit(lambda a, o, m: predictor._ensemble_dense(predictor._stacked, a, o, m, table, output_id))
+        one = jax.jit(lambda a, o, m: predictor._ensemble_dense(first, a, o, m, table, output_id))
         dense = (args[0].astype(jnp.float32), table[args[1]] * args[2][..., None])
         flops = ours.lower(*args).compile().cost_analysis()
         flops = (flops[0] if isinstance(flops, list) else flops).get("flops", float("nan"))
-        ours(*args).block_until_ready()
-        reference(*dense).block_until_ready()
-        mine, peer = [], []
-        for _ in range(repeats):  # interleaved, so machine load hits both alike
-            start = time.perf_counter()
-            ours(*args).block_until_ready()
-            mine.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            reference(*dense).block_until_ready()
-            peer.append(time.perf_counter() - start)
-        seconds, reference_seconds = statistics.median(mine), statistics.median(peer)
+        runs = {"ensemble": (ours, args), "member": (one, args), "reference": (reference, dense)}
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for fn, inputs in runs.values():
+            fn(*inputs).block_until_ready()
+        for _ in range(repeats):  # interleaved, so machine load hits all alike
+            for name, (fn, inputs) in runs.items():
+                start = time.perf_counter()
+                fn(*inputs).block_until_ready()
+                times[name].append(time.perf_counter() - start)
+        seconds, reference_seconds = statistics.median(times["ensemble"]), statistics.median(times["reference"])
         rows.append(
             {
                 "batch": batch,
                 "cells_per_s": batch / seconds,
+                "member_cells_per_s": batch / statistics.median(times["member"]),
                 "reference_cells_per_s": batch / reference_seconds,
                 "flops_per_cell": flops / batch,
                 "fraction_of_limit": flops / seconds / limit,
@@ -159,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--darts-sizes", type=int, nargs="+", default=[1_000, 10_000], help="N for DARTS")
     parser.add_argument("--batches", type=int, nargs="+", default=[256, 1024, 4096, 16384])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--members", type=int, nargs="+", default=[0, 1], help="ensemble members end to end (0: all; load_predictor)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "scale")
     args = parser.parse_args(argv)
     device = jax.devices()[0]
@@ -169,11 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.processor() or platform.machine(),
     }
     ends = []
-    for space in ("nb201", "nb101", "darts", "chain"):
+    for space, members in itertools.product(("nb201", "nb101", "darts", "chain"), args.members):
         for count in args.darts_sizes if space == "darts" else args.sizes:
-            runs = [end_to_end(space, count, seed) for seed in range(args.repeats)]
+            runs = [end_to_end(space, count, seed, members) for seed in range(args.repeats)]
             row = {
                 "space": space,
+                "members": members or "all",
                 "n": count,
                 "cells_per_s": statistics.median(r["n"] / r["seconds"] for r in runs),
                 "seconds": statistics.median(r["seconds"] for r in runs),
@@ -185,18 +193,21 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# Batch scoring at scale\n\n`{header['command']}` on {header['device']} ({header['devices']} device(s))\n",
         "## End to end from text (fresh process, architectures not scored before)\n",
-        "| space | N | cells/s | seconds | peak RSS (MB) |",
-        "|---|---|---|---|---|",
+        "| space | members | N | cells/s | seconds | peak RSS (MB) |",
+        "|---|---|---|---|---|---|",
         *(
-            f"| {r['space']} | {r['n']:,} | {r['cells_per_s']:,.0f} | {r['seconds']:.2f} | {r['peak_rss_mb']:,.0f} |"
+            f"| {r['space']} | {r['members']} | {r['n']:,} | {r['cells_per_s']:,.0f} | {r['seconds']:.2f} | "
+            f"{r['peak_rss_mb']:,.0f} |"
             for r in ends
         ),
         f"\n## Ensemble forward (matmul limit {limit / 1e9:.0f} GFLOP/s)\n",
-        "| batch | cells/s | reference GCN cells/s | ratio | FLOPs/cell | fraction of limit |",
-        "|---|---|---|---|---|---|",
+        "| batch | cells/s | reference GCN cells/s | ratio | one member cells/s | its ratio | FLOPs/cell | "
+        "fraction of limit |",
+        "|---|---|---|---|---|---|---|---|",
         *(
             f"| {r['batch']:,} | {r['cells_per_s']:,.0f} | {r['reference_cells_per_s']:,.0f} | "
-            f"{r['cells_per_s'] / r['reference_cells_per_s']:.2f} | {r['flops_per_cell']:,.0f} | "
+            f"{r['cells_per_s'] / r['reference_cells_per_s']:.2f} | {r['member_cells_per_s']:,.0f} | "
+            f"{r['member_cells_per_s'] / r['reference_cells_per_s']:.2f} | {r['flops_per_cell']:,.0f} | "
             f"{r['fraction_of_limit']:.1%} |"
             for r in forwards
         ),
@@ -213,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for space in dict.fromkeys(r["space"] for r in ends):
-        points = [(r["n"], r["seconds"]) for r in ends if r["space"] == space]
-        ax.loglog(*zip(*points, strict=True), marker="o", label=space)
+    for space, members in dict.fromkeys((r["space"], r["members"]) for r in ends):
+        points = [(r["n"], r["seconds"]) for r in ends if (r["space"], r["members"]) == (space, members)]
+        ax.loglog(*zip(*points, strict=True), marker="o", label=f"{space}, members: {members}")
     ax.set(xlabel="architectures (N)", ylabel="seconds, end to end", title="Scoring time vs N")
     ax.legend()
     fig.tight_layout()

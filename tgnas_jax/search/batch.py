@@ -3,9 +3,8 @@
 ``Predictor.score(archs, space)`` comes here for every space with an encoding (NB201, DARTS,
 NB101, declarative spaces). Each architecture becomes a row of integer choices on the host, with
 no graph objects; identical rows are scored once; the rows are rendered into cells, scored and
-blended with the size prior inside jit, exactly as a search scores its candidates. End to end from text
-that is 3x the graph path's speed on NB101, 2x on DARTS and chains, 1-1.5x on NB201, where the GCN
-forward is most of the time (``benchmarks/results/scale.md``).
+blended with the size prior inside jit, exactly as a search scores its candidates. The GCN forward
+is most of the time end to end (``benchmarks/results/scale.md``).
 """
 
 from __future__ import annotations
