@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "batch"
 #: Graph nodes one scoring call gives each device. On CPU the ensemble's activations (nodes x hidden
-#: x members floats, 2 MiB here) then stay in cache: NB201 cells score 2.5x faster per cell in calls
+#: x members floats, 2 MiB here) then stay in cache: NB201 cells score 2.4x faster per cell in calls
 #: of 256 than of 2,048 (``benchmarks/results/chunk_size.md``). Elsewhere: an untested guess that a
 #: GPU or TPU wants calls of about a million nodes to fill.
 NODES_PER_CALL = {"cpu": 2048}
