@@ -8,9 +8,10 @@ Two parts, on whatever device JAX gives (the same script runs on CPU, GPU or TPU
   through ``tgnas_jax.score_stream`` (parse, choices, GCN, size prior). Reported: cells/s
   (median of ``--repeats``) and the process's peak RSS.
 * **Forward.** The 4-member ensemble's (and its first member's) jitted forward on dense
-  NB201-sized cells at batch sizes 256 .. 16,384, against (interleaved, same run) a reference forward written the way the official
-  TG-NAS PyTorch GCN computes (dense normalised adjacency matmuls, one model), and against the
-  device's float32 matmul limit (a 2048^3 matmul). FLOPs per cell come from XLA's cost analysis.
+  NB201-sized cells at batch sizes 256 .. 16,384, against (interleaved, same run) a reference
+  forward written the way the official TG-NAS PyTorch GCN computes (dense normalised adjacency
+  matmuls, one model), and against the device's float32 matmul limit (a 2048^3 matmul). FLOPs per
+  cell come from XLA's cost analysis.
 
 ``python benchmarks/scale.py`` prints markdown tables and writes ``benchmarks/results/scale.{json,md,png}``.
 """

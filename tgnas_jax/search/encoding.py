@@ -433,6 +433,17 @@ NB101_EDGES = tuple(itertools.combinations(range(MAX_VERTICES), 2))
 _NB101_SLOTS = MAX_VERTICES - 2
 
 
+@functools.cache
+def _nb101_edge_sources(num_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a cell of ``num_vertices`` (its output last): the cell's ``(sender, receiver)`` of each of
+    :data:`NB101_EDGES`, and whether the cell has both ends (its inner vertices fill the first slots)."""
+    vertex = {v: v for v in range(num_vertices - 1)} | {MAX_VERTICES - 1: num_vertices - 1}
+    present = np.array([i in vertex and j in vertex for i, j in NB101_EDGES])
+    senders = np.array([vertex.get(i, 0) for i, _ in NB101_EDGES])
+    receivers = np.array([vertex.get(j, 0) for _, j in NB101_EDGES])
+    return senders, receivers, present
+
+
 class NB101Encoding(Encoding[NB101Arch]):
     """21 edge bits (:data:`NB101_EDGES`) then the op of each of the 5 inner vertices; a slot per vertex.
 
@@ -451,6 +462,7 @@ class NB101Encoding(Encoding[NB101Arch]):
         self.supernet_ops = space.ops
         self.cost_tables = {}
         self.prior_table = None
+        self.op_index = {op: i for i, op in enumerate(space.ops)}
 
     def slot_ops(self, choices: jax.Array) -> jax.Array:
         return choices[None, len(NB101_EDGES) :]
@@ -471,11 +483,13 @@ class NB101Encoding(Encoding[NB101Arch]):
     def from_arch(self, arch: NB101Arch) -> np.ndarray:
         """Vertices a pruned cell lacks come back as unconnected ``space.ops[0]`` vertices before the output."""
         n = arch.num_vertices
-        vertex = [*range(n - 1), MAX_VERTICES - 1]
-        adjacency = np.zeros((MAX_VERTICES, MAX_VERTICES), np.int32)
-        adjacency[np.ix_(vertex, vertex)] = arch.adjacency
-        ops = [self.space.ops.index(op) for op in arch.ops[1:-1]] + [0] * (MAX_VERTICES - n)
-        return np.array([adjacency[e] for e in NB101_EDGES] + ops, np.int32)
+        senders, receivers, present = _nb101_edge_sources(n)
+        edges = np.where(present, arch.adjacency[senders, receivers], 0)
+        try:
+            ops = [self.op_index[op] for op in arch.ops[1:-1]] + [0] * (MAX_VERTICES - n)
+        except KeyError as err:
+            raise ValueError(f"op {err.args[0]!r} is not one of the space's {self.space.ops}") from None
+        return np.concatenate([edges, ops]).astype(np.int32)
 
     def sizes(self, arch: NB101Arch) -> dict[str, int]:
         return {}

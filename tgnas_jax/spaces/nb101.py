@@ -193,7 +193,8 @@ class NB101Space(SearchSpace[NB101Arch]):
         for index, row in enumerate(rows):
             if len(row) != len(ops) or not set(row) <= {"0", "1"}:
                 raise SpaceError(f"{quote(text)}: row {index} ({quote(row)}) must be {len(ops)} digits 0 or 1")
-        adjacency = np.array([[int(digit) for digit in row] for row in rows], dtype=np.uint8)
+        # Every row is len(ops) ASCII digits 0/1 (checked above): their bytes less b"0" are the matrix.
+        adjacency = (np.frombuffer("".join(rows).encode("ascii"), np.uint8) - ord("0")).reshape(len(ops), len(ops))
         if _already_pruned(rows, ops):  # what format() writes: nothing to prune, every rule holds
             return NB101Arch._trusted(adjacency, ops)
         try:
