@@ -188,7 +188,7 @@ def test_skip_invalid_writes_the_error_and_ranks_the_rest(tiny: Path, tmp_path: 
         (["/no/such/file.txt", "--space", "nb201"], "input '/no/such/file.txt' is not a file"),
         (["--space", "nb201", "--quiet", "--verbose"], "not allowed with argument"),
         (["--space", "nb201", "--members", "0"], "--members: must be at least 1, got 0"),
-        (["--space", "nb201", "--members", "two"], "--members: expected a positive integer, got 'two'"),
+        (["--space", "nb201", "--members", "two"], "--members: expected an integer, got 'two'"),
     ],
 )
 def test_bad_options_exit_2_naming_the_problem(argv, message, capsys, tmp_path) -> None:

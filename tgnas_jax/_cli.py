@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,21 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def int_at_least(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer ``>= least`` (and ``<= most``, when given)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if most is not None and not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"must be in [{least}, {most:,}], got {value}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+
+    return parse
 
 
 def add_predictor_options(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +52,7 @@ def add_predictor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictor", type=Path, default=None, help="predictor checkpoint (default: the shipped one)")
     parser.add_argument(
         "--members",
-        type=positive_int,
+        type=int_at_least(1),
         default=None,
         metavar="K",
         help="score with the ensemble's first K members only: faster, in proportion (default: all)",

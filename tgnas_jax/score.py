@@ -32,6 +32,7 @@ from tgnas_jax._cli import (
     add_predictor_options,
     add_verbosity,
     configure_logging,
+    int_at_least,
     shows_progress,
     space_name,
     unwritable,
@@ -74,19 +75,6 @@ one-process table, with --top K the global K best, sorted by rank once merged):
   { cat s.part0-of-2.csv; tail -n +2 s.part1-of-2.csv; } > s.csv    # JSONL: cat s.part*-of-2.jsonl"""
 
 
-def _bounded(least: int, most: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if not least <= value <= most:
-            raise argparse.ArgumentTypeError(f"must be in [{least}, {most:,}], got {value}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tgnas_jax.score",
@@ -111,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--to", choices=OUTPUT_FORMATS, default=None, help="output format (default: from --out's suffix; else csv)"
     )
-    parser.add_argument("--top", type=_bounded(1, 10**9), default=None, metavar="K", help="write only the K best")
+    parser.add_argument("--top", type=int_at_least(1, 10**9), default=None, metavar="K", help="write only the K best")
     add_predictor_options(parser)
     parser.add_argument("--data-dir", type=Path, default=None, help=f"benchmark tables (default: ${DATA_DIR_ENV})")
     parser.add_argument("--no-prior", action="store_true", help="score with the GCN alone, without the size prior")
@@ -121,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write invalid lines with an error and no score (default: stop at the first, writing nothing)",
     )
     parser.add_argument(
-        "--chunk-size", type=_bounded(1, MAX_CHUNK), default=DEFAULT_CHUNK, metavar="N", help="architectures per chunk"
+        "--chunk-size",
+        type=int_at_least(1, MAX_CHUNK),
+        default=DEFAULT_CHUNK,
+        metavar="N",
+        help="architectures per chunk",
     )
     add_describe_option(parser)
     hosts = parser.add_argument_group("across hosts (jax.distributed; needs an input file and --out)")
@@ -131,8 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start jax.distributed, the options below or its cluster detection (TPU pods, SLURM, Open MPI) "
         "filling in the rest; implied by them",
     )
-    hosts.add_argument("--num-processes", type=_bounded(1, 1 << 20), default=None, metavar="N", help="processes in all")
-    hosts.add_argument("--process-id", type=_bounded(0, 1 << 20), default=None, metavar="I", help="this one, 0..N-1")
+    hosts.add_argument(
+        "--num-processes", type=int_at_least(1, 1 << 20), default=None, metavar="N", help="processes in all"
+    )
+    hosts.add_argument(
+        "--process-id", type=int_at_least(0, 1 << 20), default=None, metavar="I", help="this one, 0..N-1"
+    )
     hosts.add_argument(
         "--coordinator",
         default=None,

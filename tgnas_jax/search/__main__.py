@@ -23,6 +23,7 @@ from tgnas_jax._cli import (
     add_predictor_options,
     add_verbosity,
     configure_logging,
+    int_at_least,
     space_name,
     unwritable,
 )
@@ -56,19 +57,6 @@ def _seed(text: str) -> int:
     if not 0 <= value < MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
     return value
-
-
-def _at_least(least: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
-        return value
-
-    return parse
 
 
 def _size(text: str) -> float:
@@ -107,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=METHODS, default="hybrid", help="search method")
     parser.add_argument("--seed", type=_seed, default=0, help="PRNG seed of the evolutionary searches, 0 to 2**32-1")
     parser.add_argument(
-        "--population", type=_at_least(MIN_POPULATION), default=DEFAULT_POPULATION, help="evolution population"
+        "--population", type=int_at_least(MIN_POPULATION), default=DEFAULT_POPULATION, help="evolution population"
     )
-    parser.add_argument("--generations", type=_at_least(1), default=DEFAULT_GENERATIONS, help="evolution generations")
+    parser.add_argument(
+        "--generations", type=int_at_least(1), default=DEFAULT_GENERATIONS, help="evolution generations"
+    )
     add_predictor_options(parser)
     parser.add_argument("--data-dir", type=Path, default=None, help="benchmark data (default: $TGNAS_DATA_DIR)")
     parser.add_argument(
