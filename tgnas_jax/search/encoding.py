@@ -392,18 +392,13 @@ class DartsEncoding(Encoding[Genotype]):
                 ],
                 np.int32,
             )
-        except KeyError:  # an op DARTS cannot derive: the loop below names it
-            pass
-        genes = []
-        for edges in (arch.normal, arch.reduce):
-            for node in INTERMEDIATE:
+        except KeyError:  # a Genotype's edges are valid, so only an op DARTS cannot derive is missing
+            for edges, node in itertools.product((arch.normal, arch.reduce), INTERMEDIATE):
                 first = (node - NUM_INPUTS) * EDGES_PER_NODE
                 pair = sorted(edges[first : first + EDGES_PER_NODE], key=lambda edge: edge[1])
                 if any(op not in DERIVABLE_OPS for op, _ in pair):
-                    raise ValueError(f"node {node} of {arch} uses an op DARTS cannot derive ({pair})")
-                genes.append(DARTS_PAIRS[node].index((pair[0][1], pair[1][1])))
-                genes.extend(DERIVABLE_OPS.index(op) for op, _ in pair)
-        return np.array(genes, np.int32)
+                    raise ValueError(f"node {node} of {arch} uses an op DARTS cannot derive ({pair})") from None
+            raise ValueError(f"{arch} has a node the DARTS search cannot express") from None
 
     def min_cost(self, alive: jax.Array, table: jax.Array) -> jax.Array:
         """Each node keeps its two cheapest edges, each at its cheapest remaining op."""
