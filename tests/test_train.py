@@ -10,6 +10,7 @@ from tgnas_jax.data import load_nb101
 from tgnas_jax.model import ModelConfig
 from tgnas_jax.predictor_files import load_predictor
 from tgnas_jax.train import TrainConfig, feature_noise_scales, main, override, split_nb101, train
+from tgnas_jax.training import insert_identity_nodes
 from tgnas_jax.transfer import load_sets
 
 TINY = TrainConfig(
@@ -105,3 +106,42 @@ def test_feature_noise_is_scaled_to_each_block_of_columns():
     assert not feature_noise_scales(vectors, 0.0, [6, 2]).any()
     with pytest.raises(ValueError, match=r"feature blocks \[6\] cover 6 of 8 columns"):
         feature_noise_scales(vectors, 0.5, [6])
+
+
+def _contract_identities(adjacency: np.ndarray, ops: np.ndarray, identity_op: int) -> np.ndarray:
+    """Each identity node replaced by the edge it sits on."""
+    adjacency = adjacency.astype(int)
+    for node in np.flatnonzero(ops == identity_op):
+        (sender,), (receiver,) = np.flatnonzero(adjacency[:, node]), np.flatnonzero(adjacency[node])
+        adjacency[sender, receiver], adjacency[:, node], adjacency[node] = 1, 0, 0
+    return adjacency
+
+
+def test_identity_nodes_are_spliced_into_edges_and_compute_the_same_cell():
+    rng = np.random.default_rng(0)
+    cells, slots, identity = 400, 9, 7
+    used = rng.integers(2, 8, cells)
+    real = np.arange(slots)[None] < used[:, None]
+    # Random DAGs over each cell's real nodes (upper triangular), ops 0 ... 4.
+    edges = np.triu(rng.random((cells, slots, slots)) < 0.4, 1) & real[:, :, None] & real[:, None, :]
+    adjacency = edges.astype(np.uint8)
+    ops = np.where(real, rng.integers(0, 5, (cells, slots)), -1).astype(np.int32)
+    mask = real.astype(np.float32)
+    before = (adjacency.copy(), ops.copy(), mask.copy())
+    spliced, new_ops, new_mask = insert_identity_nodes(adjacency, ops, mask, identity, 3, rng)
+    for given, kept in zip(before, (adjacency, ops, mask), strict=True):
+        np.testing.assert_array_equal(given, kept)  # the inputs are left alone
+    added = (new_ops == identity).sum(axis=1)
+    room = np.minimum(slots - used, adjacency.sum(axis=(1, 2)))
+    assert (added <= np.minimum(room, 3)).all() and set(added[room >= 3]) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(new_mask, new_ops >= 0)
+    np.testing.assert_array_equal(np.where(new_ops == identity, -1, new_ops), ops)  # only free slots filled
+    for b in range(cells):
+        np.testing.assert_array_equal(_contract_identities(spliced[b], new_ops[b], identity), adjacency[b])
+
+
+def test_identity_nodes_add_the_identity_operator_and_still_train(data_dir):
+    cfg = dataclasses.replace(TINY, epochs=2, identity_nodes=2)
+    predictor, report = train(cfg, str(data_dir))
+    assert "skip_connect" in predictor.op_vectors
+    assert report["val"]["kendall_tau"] > 0.2

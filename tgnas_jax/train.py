@@ -35,7 +35,15 @@ from tgnas_jax.embeddings.table import DIM
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
 from tgnas_jax.spaces.nb201 import NB201Space
-from tgnas_jax.training import Cells, Loss, TrainState, make_predict, make_train_step, predict_all
+from tgnas_jax.training import (
+    Cells,
+    Loss,
+    TrainState,
+    insert_identity_nodes,
+    make_predict,
+    make_train_step,
+    predict_all,
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class TrainConfig:
     #: How mixed-in NB201 cells become graphs (``NB201Space.encoding``): that of the spaces the
     #: predictor will score, so its training and scoring graphs agree.
     nb201_encoding: Literal["pruned", "residual"] = "pruned"
+    #: At most this many identity (``skip_connect``) nodes spliced into random edges of each training
+    #: cell at each step, labels unchanged (``training.insert_identity_nodes``): NB101 writes a
+    #: residual as an edge, NB201 and DARTS as a ``skip_connect`` node, which NB101 never shows.
+    identity_nodes: int = 0
     #: Seeds of the ensemble members; the shipped predictor averages them.
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     split_seed: int = 0
@@ -143,14 +155,17 @@ def _dense(table: NB101Table, rows: np.ndarray, slots: int = 7) -> Dense:
     return adjacency, ops, (ops >= 0).astype(np.float32)
 
 
-def nb201_training_cells(data_dir: str | None, vocab: list[str], encoding: str = "pruned") -> tuple[Dense, np.ndarray]:
-    """Every trainable NB201 cell (graphs in ``encoding``; ``vocab`` grows with new operators) and its
-    label: the mean of the standardised accuracies on the three datasets."""
+def nb201_training_cells(
+    data_dir: str | None, vocab: list[str], encoding: str = "pruned", spare_slots: int = 0
+) -> tuple[Dense, np.ndarray]:
+    """Every trainable NB201 cell (graphs in ``encoding``, with ``spare_slots`` empty node slots
+    each; ``vocab`` grows with new operators) and its label: the mean of the standardised
+    accuracies on the three datasets."""
     table = load_nb201(data_dir)
     space = NB201Space(encoding=encoding)
     graphs = [space.to_graphs(space.parse(s))[0] for s in table.arch_strings]
     keep = np.array([not g.is_broken for g in graphs])
-    slots = max(g.num_nodes for g in graphs)
+    slots = max(g.num_nodes for g in graphs) + spare_slots
     adjacency = np.zeros((int(keep.sum()), slots, slots), np.uint8)
     ops = np.full((int(keep.sum()), slots), -1, np.int32)
     for i, g in enumerate(g for g, k in zip(graphs, keep, strict=True) if k):
@@ -208,9 +223,11 @@ def train_member(
     seed: int,
     op_table: jax.Array,
     run_dir: Path | None,
+    identity_op: int = -1,
 ) -> tuple[Any, dict[str, Any]]:
     """Train one ensemble member on dense ``cells``; validates on ``holdouts["val"]`` each epoch
-    and reports every hold-out at the end. Resumes from ``run_dir`` when it holds a checkpoint."""
+    and reports every hold-out at the end. Resumes from ``run_dir`` when it holds a checkpoint.
+    ``identity_op`` indexes ``op_table``'s identity operator, for ``cfg.identity_nodes``."""
     model = GCN(cfg.model)
     steps_per_epoch = len(labels) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
@@ -269,11 +286,15 @@ def train_member(
     )
     for epoch in epochs:
         order = np.random.default_rng([seed, epoch]).permutation(len(labels))
+        splicing = np.random.default_rng([seed, epoch, 1])
         losses = []
         for b in range(steps_per_epoch):
             rows = np.sort(order[b * cfg.batch_size : (b + 1) * cfg.batch_size])
             key, dropout_key = jax.random.split(key)
-            batch = Cells(*(x[rows] for x in cells), labels[rows])
+            dense = tuple(x[rows] for x in cells)
+            if cfg.identity_nodes:
+                dense = insert_identity_nodes(*dense, identity_op, cfg.identity_nodes, splicing)
+            batch = Cells(*dense, labels[rows])
             state, loss = step(state, batch, op_table, dropout_key)
             losses.append(loss)
         loss_value = float(jnp.mean(jnp.stack(losses)))
@@ -356,15 +377,18 @@ def _train(cfg: TrainConfig, data_dir: str | None, run_dir: Path | None) -> tupl
     acc = table.test_accuracy
     vocab = list(table.op_names)
     labels = (acc[split.train] - acc[split.train].mean()) / acc[split.train].std()
+    spare = cfg.identity_nodes  # room in every cell for the nodes insert_identity_nodes splices in
     if cfg.mix_nb201:
-        nb201_cells, nb201_labels = nb201_training_cells(data_dir, vocab, cfg.nb201_encoding)
+        nb201_cells, nb201_labels = nb201_training_cells(data_dir, vocab, cfg.nb201_encoding, spare)
         slots = nb201_cells[1].shape[1]
         pairs = zip(_dense(table, split.train, slots), nb201_cells, strict=True)
         cells: Dense = tuple(np.concatenate(pair) for pair in pairs)  # type: ignore[assignment]
         labels = np.concatenate([labels, nb201_labels])
     else:
-        slots = 7
-        cells = _dense(table, split.train)
+        slots = 7 + spare
+        cells = _dense(table, split.train, slots)
+    if cfg.identity_nodes and "skip_connect" not in vocab:
+        vocab.append("skip_connect")
     holdouts = {
         name: (_dense(table, rows, slots), acc[rows])
         for name, rows in (("val", split.val), ("transfer", split.transfer))
@@ -376,7 +400,10 @@ def _train(cfg: TrainConfig, data_dir: str | None, run_dir: Path | None) -> tupl
     members, member_metrics = [], []
     started = time.perf_counter()
     for seed in cfg.seeds:
-        params, metrics = train_member(cells, labels.astype(np.float32), holdouts, cfg, seed, op_table, run_dir)
+        identity_op = vocab.index("skip_connect") if cfg.identity_nodes else -1
+        params, metrics = train_member(
+            cells, labels.astype(np.float32), holdouts, cfg, seed, op_table, run_dir, identity_op
+        )
         members.append(params)
         member_metrics.append(metrics)
     predictor = Predictor(
@@ -453,6 +480,7 @@ BOUNDS: dict[str, Bounds] = {
     "cost_weight": Bounds(0),
     "conv_weight": Bounds(0),
     "feature_noise": Bounds(0),
+    "identity_nodes": Bounds(0),
     "seeds": Bounds(0, 2**32, open_high=True),
     "split_seed": Bounds(0, 2**32, open_high=True),
 }

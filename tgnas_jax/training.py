@@ -92,6 +92,38 @@ def make_train_step(
     return jax.jit(step)
 
 
+def insert_identity_nodes(
+    adjacency: np.ndarray, ops: np.ndarray, mask: np.ndarray, identity_op: int, most: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dense cells with up to ``most`` identity nodes spliced into random edges of each (0 ... ``most``
+    per cell, uniformly; fewer where a cell has fewer edges or free slots).
+
+    ``u -> v`` becomes ``u -> identity -> v``, which computes the same: the cell's label still holds.
+    Training on such cells teaches the predictor that an identity node is a plain edge, so a
+    ``skip_connect`` node (how NB201 and DARTS write a residual) reads as the residual edges NB101
+    trains on. Real nodes must fill the first slots of each cell, as :func:`tgnas_jax.train` packs them.
+    """
+    adjacency, ops, mask = adjacency.copy(), ops.copy(), mask.copy()
+    cells, slots = ops.shape
+    used = (ops >= 0).sum(axis=1)
+    edges = adjacency.reshape(cells, slots * slots) > 0
+    # Distinct random edges per cell: the edges sorted first by a random key.
+    keys = np.where(edges, rng.random(edges.shape), 2.0)
+    chosen = np.argsort(keys, axis=1)[:, :most]
+    counts = np.minimum.reduce([rng.integers(0, most + 1, cells), edges.sum(axis=1), slots - used])
+    rows = np.arange(cells)
+    for i in range(most):
+        take = rows[i < counts]
+        senders, receivers = np.divmod(chosen[take, i], slots)
+        node = used[take] + i
+        adjacency[take, senders, receivers] = 0
+        adjacency[take, senders, node] = 1
+        adjacency[take, node, receivers] = 1
+        ops[take, node] = identity_op
+        mask[take, node] = 1
+    return adjacency, ops, mask
+
+
 def make_predict(model: GCN) -> Callable[[Any, jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]:
     """Jitted scores of a dense batch (inference mode)."""
 
