@@ -40,6 +40,18 @@ def test_multi_cell_architectures_score_the_mean_of_their_cells():
     assert predictor.score([(CHAIN, other)])[0] == pytest.approx(single.mean(), abs=1e-6)
 
 
+def test_a_spaces_cells_count_as_often_as_its_network_repeats_them(make_tiny_predictor):
+    """DARTS's CIFAR-10 network has 18 normal cells and 2 reduction cells: the GCN score weighs them so."""
+    from tgnas_jax.spaces.darts import PUBLISHED, DartsSpace
+
+    space, arch = DartsSpace(), PUBLISHED["DARTS_V2"]
+    predictor = make_tiny_predictor()
+    normal, reduce = predictor.score([(g,) for g in space.to_graphs(arch)])
+    assert space.cell_counts == (18, 2) and DartsSpace(setting="imagenet").cell_counts == (12, 2)
+    assert predictor.score([arch], space, prior=False)[0] == pytest.approx(0.9 * normal + 0.1 * reduce, abs=1e-5)
+    assert predictor.score([space.to_graphs(arch)])[0] == pytest.approx((normal + reduce) / 2, abs=1e-5)
+
+
 def test_dense_and_packed_scoring_agree():
     predictor = _predictor()
     ops = np.array([[0, 1, 3]], np.int32)

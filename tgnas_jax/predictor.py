@@ -225,7 +225,8 @@ class Predictor:
     ) -> Any:
         """Scores of architectures: a space's objects or strings (with ``space``, a space or its
         registered name such as ``"nb201"``), ``ArchGraph``s, or tuples of them (multi-cell
-        architectures score the mean over their cells). Higher is better; ``-inf``: no data passes.
+        architectures score the mean over their cells: the network's cells, ``space.cell_counts``,
+        with a space). Higher is better; ``-inf``: no data passes.
 
         ``archs`` is a sequence (scores come back as an array) or one architecture: a string, an
         ``ArchGraph`` or a space object that is no list or tuple (its score comes back as a float;
@@ -267,7 +268,7 @@ class Predictor:
         rest = np.setdiff1d(np.arange(len(archs)), rows)
         if len(rest):
             cells = [space.to_graphs(archs[i]) for i in rest]
-            scores[rest] = self._score_cells(cells, describe)
+            scores[rest] = self._score_cells(cells, describe, space.cell_counts)
             if blend is not None:
                 convs = np.array([convolution_count(c) for c in cells], np.float32)
                 scores[rest] = blend.apply(scores[rest], np.log([space.num_flops(archs[i]) for i in rest]), convs)
@@ -317,12 +318,20 @@ class Predictor:
         )
 
     def _score_cells(
-        self, cells: Sequence[tuple[ArchGraph, ...]], describe: Mapping[str, str] | None = None
+        self,
+        cells: Sequence[tuple[ArchGraph, ...]],
+        describe: Mapping[str, str] | None = None,
+        counts: Sequence[int] | None = None,
     ) -> np.ndarray:
+        """Per architecture, the mean score of its cells, each cell type weighted by ``counts``
+        (``SearchSpace.cell_counts``; ``None``: once each)."""
         flat = [g for group in cells for g in group]
         scores = self.score_graphs(flat, describe=describe)
         bounds = np.cumsum([0] + [len(group) for group in cells])
-        return np.array([scores[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)], np.float32)
+        return np.array(
+            [np.average(scores[lo:hi], weights=counts) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)],
+            np.float32,
+        )
 
     def cost_blend(
         self, space: SearchSpace, reference_size: int = 1024, describe: Mapping[str, str] | None = None

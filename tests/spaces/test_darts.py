@@ -432,3 +432,12 @@ def test_the_fast_cell_check_accepts_only_what_the_full_checks_accept() -> None:
         elif full is not None:  # the shortcut refuses only odd but valid forms (int subclasses, lists)
             assert any(type(e) is not tuple or type(e[1]) is not int for e in edges)
     assert 0 < accepted < 3000
+
+
+def test_a_genotype_string_where_a_genotype_is_needed_names_the_parser() -> None:
+    space = DartsSpace()
+    text = space.format(space.sample(np.random.default_rng(0)))
+    with pytest.raises(SpaceError, match=r"a DARTS arch is a Genotype \(DartsSpace\.parse reads a genotype string\)"):
+        space.to_graphs(text)
+    with pytest.raises(SpaceError, match=r"a DARTS arch is a Genotype, got int 3"):
+        space.check(3)

@@ -124,7 +124,7 @@ class Problem:
     """Scores and budget-penalised objectives of candidate architectures, all jittable.
 
     Built inside a search's jit by :meth:`bind`, from the traced predictor weights. A score is
-    what ``Predictor.score(archs, space)`` gives: the GCN's mean over cell types, blended with
+    what ``Predictor.score(archs, space)`` gives: the GCN's mean over the network's cells, blended with
     the model-size prior when the predictor has one.
     """
 
@@ -157,6 +157,13 @@ class Problem:
         """Convolution nodes of rendered cells ``ops[..., n]`` / ``mask[..., n]``: ``[...]``."""
         return (self.conv_flags[ops] * mask).sum(axis=-1)
 
+    def cell_weights(self, cells: int) -> jax.Array:
+        """``[cells]`` weights of an architecture's cell types in its GCN score, summing to 1: the
+        network's cell counts (``SearchSpace.cell_counts``), or equal."""
+        counts = self.encoding.space.cell_counts
+        counts = jnp.ones(cells) if counts is None else jnp.asarray(counts, jnp.float32)
+        return counts / counts.sum()
+
     def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
         """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices."""
         template = self.encoding.template
@@ -165,12 +172,13 @@ class Problem:
         return parallel.over_devices(lambda a, o, m: self.scorer(cell_batch(a, o, m, structure)), adjacency, ops, mask)
 
     def scores(self, choices: jax.Array) -> jax.Array:
-        """``[B]`` predicted scores of ``choices[B, genes]``: the mean over cell types, ``-inf`` if invalid."""
+        """``[B]`` predicted scores of ``choices[B, genes]``: the mean over the network's cells
+        (``SearchSpace.cell_counts``), ``-inf`` if invalid."""
         adjacency, ops, mask = jax.vmap(self.encoding.cells)(choices)
         batch, cells, n = ops.shape
         scores = self.cell_scores(adjacency.reshape(-1, n, n), ops.reshape(-1, n), mask.reshape(-1, n))
         valid = jax.vmap(self.encoding.valid)(choices, mask, adjacency)
-        gcn = jnp.where(valid, scores.reshape(batch, cells).mean(axis=1), -jnp.inf)
+        gcn = jnp.where(valid, scores.reshape(batch, cells) @ self.cell_weights(cells), -jnp.inf)
         convs = self.conv_counts(ops, mask).sum(axis=1)
         return self.arch_score(gcn, lambda: jax.vmap(self.encoding.prior_flops)(choices), convs)
 

@@ -57,13 +57,15 @@ def candidate_deltas(
     flat_wiring = None if wirings is None else wirings.reshape(-1, *wirings.shape[2:])
     gcn, convs = (x.reshape(cells, 1 + count) for x in supernet_scores(problem, stacked, flat_wiring))
     base, without = gcn[:, 0], gcn[:, 1:]
-    # An architecture's GCN score is the mean over its cells, its convolutions the sum; a candidate
-    # changes only its own cell.
-    candidate_gcn = (base.sum() - base[:, None] + without) / cells
+    # An architecture's GCN score is the weighted mean over its cells, its convolutions the sum; a
+    # candidate changes only its own cell.
+    weights = problem.cell_weights(cells)[:, None]
+    supernet_gcn = (base * weights[:, 0]).sum()
+    candidate_gcn = supernet_gcn + weights * (without - base[:, None])
     candidate_convs = convs[:, 0].sum() - convs[:, :1] + convs[:, 1:]
     terms = jnp.asarray(problem.encoding.supernet_prior_terms()) if problem.prior is not None else None
     flops = (lambda: problem.encoding.prior_table[0] + (alive * terms).sum()) if terms is not None else None
-    supernet = problem.arch_score(base.mean(), flops, convs[:, 0].sum())
+    supernet = problem.arch_score(supernet_gcn, flops, convs[:, 0].sum())
 
     def candidate_flops() -> jax.Array:
         own = (alive * terms).sum(axis=(1, 2))[:, None]

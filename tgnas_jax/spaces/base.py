@@ -26,7 +26,8 @@ class SearchSpace(abc.ABC, Generic[Arch]):
     """A cell-based search space.
 
     ``to_graphs`` returns one graph per cell type: a single graph for NB101 / NB201, the
-    (normal, reduce) pair for DARTS. A predictor scores an architecture from all of them.
+    (normal, reduce) pair for DARTS. A predictor scores an architecture from all of them, each
+    weighted by :attr:`cell_counts`.
     """
 
     name: str
@@ -64,6 +65,13 @@ class SearchSpace(abc.ABC, Generic[Arch]):
     def enumerate(self) -> Iterator[Arch]:
         """Every architecture of a finite space; infinite or huge spaces raise."""
         raise NotImplementedError(f"the {self.name} space is too large to enumerate")
+
+    @property
+    def cell_counts(self) -> tuple[int, ...] | None:
+        """How many cells of each type of :meth:`to_graphs` the space's network stacks, or ``None``:
+        each type once. An architecture's GCN score is the mean over the network's cells, so a cell
+        type weighs as often as the network repeats it."""
+        return None
 
     @property
     def network(self) -> str | None:

@@ -525,7 +525,16 @@ class DartsSpace(SearchSpace[Genotype]):
             return arch
         if isinstance(arch, tuple) and getattr(arch, "_fields", None) == _FIELDS:
             return Genotype(*arch)
-        raise SpaceError(f"a DARTS arch is a Genotype or a genotype string, got {type(arch).__name__} {quote(arch)}")
+        hint = " (DartsSpace.parse reads a genotype string)" if isinstance(arch, str) else ""
+        raise SpaceError(f"a DARTS arch is a Genotype{hint}, got {type(arch).__name__} {quote(arch)}")
+
+    @property
+    def cell_counts(self) -> tuple[int, int]:
+        """Normal and reduction cells of the ``setting``'s network: 18 and 2 in DARTS's CIFAR-10 one.
+
+        Chosen over counting each type once on NB301 (``benchmarks/results/cell_counts.md``)."""
+        layers = SETTINGS[self.setting].layers
+        return layers - 2, 2
 
     def to_graphs(self, arch: Genotype) -> tuple[ArchGraph, ArchGraph]:
         """``(normal, reduce)`` cell graphs."""
