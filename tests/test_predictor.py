@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -50,6 +52,15 @@ def test_a_spaces_cells_count_as_often_as_its_network_repeats_them(make_tiny_pre
     assert space.cell_counts == (18, 2) and DartsSpace(setting="imagenet").cell_counts == (12, 2)
     assert predictor.score([arch], space, prior=False)[0] == pytest.approx(0.9 * normal + 0.1 * reduce, abs=1e-5)
     assert predictor.score([space.to_graphs(arch)])[0] == pytest.approx((normal + reduce) / 2, abs=1e-5)
+
+    class ThreeCounts(DartsSpace):
+        cell_counts = (1, 2, 3)
+
+    # A genotype with a none edge, which the encoding cannot express, goes through its graphs.
+    with_none = dataclasses.replace(arch, normal=(("none", 0), *arch.normal[1:]))
+    for scored in (arch, with_none):
+        with pytest.raises(ValueError, match=r"cell_counts \(1, 2, 3\) weighs 3 cell types"):
+            predictor.score([scored], ThreeCounts(), prior=False)
 
 
 def test_dense_and_packed_scoring_agree():

@@ -325,6 +325,11 @@ class Predictor:
     ) -> np.ndarray:
         """Per architecture, the mean score of its cells, each cell type weighted by ``counts``
         (``SearchSpace.cell_counts``; ``None``: once each)."""
+        if counts is not None and any(len(group) != len(counts) for group in cells):
+            sizes = sorted({len(group) for group in cells})
+            raise ValueError(
+                f"cell_counts {tuple(counts)} weighs {len(counts)} cell types, but the architectures have {sizes}"
+            )
         flat = [g for group in cells for g in group]
         scores = self.score_graphs(flat, describe=describe)
         bounds = np.cumsum([0] + [len(group) for group in cells])

@@ -161,8 +161,12 @@ class Problem:
         """``[cells]`` weights of an architecture's cell types in its GCN score, summing to 1: the
         network's cell counts (``SearchSpace.cell_counts``), or equal."""
         counts = self.encoding.space.cell_counts
-        counts = jnp.ones(cells) if counts is None else jnp.asarray(counts, jnp.float32)
-        return counts / counts.sum()
+        if counts is not None and len(counts) != cells:
+            raise ValueError(
+                f"cell_counts {tuple(counts)} weighs {len(counts)} cell types, but the encoding renders {cells}"
+            )
+        weights = jnp.ones(cells) if counts is None else jnp.asarray(counts, jnp.float32)
+        return weights / weights.sum()
 
     def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
         """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices."""
