@@ -2,8 +2,10 @@
 
 Runs the hybrid search (pruning + differential evolution) on the DARTS space and scores the
 published DARTS-V1, DARTS-V2, PC-DARTS (CIFAR and ImageNet searches) and P-DARTS genotypes with
-the same predictor. Sizes are those of the ImageNet mobile network (C=48, 14 cells), as paper
-Table 5 reports them (TG-NAS: 5.6 M parameters). DARTS has no benchmark table, so no accuracies.
+the same predictor. The search and the scores are those of the CIFAR-10 network (``DartsSpace()``:
+its FLOPs in the size prior, its 18 normal and 2 reduction cells weighing the cell scores); the
+sizes reported are those of the ImageNet mobile network (C=48, 14 cells), as paper Table 5 reports
+them (TG-NAS: 5.6 M parameters). DARTS has no benchmark table, so no accuracies.
 
     python benchmarks/search_darts.py [--predictor PATH] [--seed 0] [--population N] [--generations N]
         [--out benchmarks/results/search_darts]
@@ -68,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Hybrid search, seed {args.seed}, population {args.population}, {args.generations} generations: "
         f"{result.seconds:.1f} s, {result.evaluations:,} predictor queries, kept the {best_part(result)} result; "
-        f"{platform.machine()}, {os.cpu_count()} CPU cores. Params / FLOPs (multiply-adds): ImageNet mobile "
-        f"network (paper Table 5: TG-NAS {PAPER_PARAMS_M} M params).",
+        f"{platform.machine()}, {os.cpu_count()} CPU cores. Searched and scored on the CIFAR-10 network "
+        "(its FLOPs in the size prior, its 18 normal and 2 reduction cells weighing the cell scores). "
+        f"Params / FLOPs (multiply-adds): ImageNet mobile network (paper Table 5: TG-NAS {PAPER_PARAMS_M} M params).",
         "",
         "| rank | genotype | predicted score | params (M) | FLOPs (M) |",
         "|---|---|---|---|---|",

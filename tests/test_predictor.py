@@ -58,6 +58,8 @@ def test_a_spaces_cells_count_as_often_as_its_network_repeats_them(make_tiny_pre
 
     # A genotype with a none edge, which the encoding cannot express, goes through its graphs.
     with_none = dataclasses.replace(arch, normal=(("none", 0), *arch.normal[1:]))
+    normal, reduce = predictor.score([(g,) for g in space.to_graphs(with_none)])
+    assert predictor.score([with_none], space, prior=False)[0] == pytest.approx(0.9 * normal + 0.1 * reduce, abs=1e-5)
     for scored in (arch, with_none):
         with pytest.raises(ValueError, match=r"cell_counts \(1, 2, 3\) weighs 3 cell types"):
             predictor.score([scored], ThreeCounts(), prior=False)

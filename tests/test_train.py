@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
+import tgnas_jax.train as train_module
 from tgnas_jax.data import load_nb101
 from tgnas_jax.model import ModelConfig
 from tgnas_jax.predictor_files import load_predictor
-from tgnas_jax.train import TrainConfig, feature_noise_scales, main, override, split_nb101, train
+from tgnas_jax.train import TrainConfig, claim_run_dir, feature_noise_scales, main, override, split_nb101, train
 from tgnas_jax.training import insert_identity_nodes
 from tgnas_jax.transfer import load_sets
 
@@ -140,8 +141,35 @@ def test_identity_nodes_are_spliced_into_edges_and_compute_the_same_cell():
         np.testing.assert_array_equal(_contract_identities(spliced[b], new_ops[b], identity), adjacency[b])
 
 
-def test_identity_nodes_add_the_identity_operator_and_still_train(data_dir):
+def test_identity_nodes_are_spliced_into_the_training_batches(data_dir, monkeypatch):
+    spliced = []
+
+    def recording(*args):
+        cells = insert_identity_nodes(*args)
+        spliced.append((cells[1] == args[3]).sum())
+        return cells
+
+    monkeypatch.setattr(train_module, "insert_identity_nodes", recording)
     cfg = dataclasses.replace(TINY, epochs=2, identity_nodes=2)
     predictor, report = train(cfg, str(data_dir))
-    assert "skip_connect" in predictor.op_vectors
+    vocab = list(load_nb101(str(data_dir)).op_names) + ["skip_connect"]
+    assert len(spliced) == cfg.epochs * (report["train_cells"] // cfg.batch_size)  # every batch of every epoch
+    assert all(n > 0 for n in spliced)
+    assert sorted(predictor.op_vectors) == sorted(vocab)
     assert report["val"]["kendall_tau"] > 0.2
+
+
+def test_a_run_dir_stamped_before_a_field_was_added_still_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    claim_run_dir(run_dir, TINY).release()
+    stamp = run_dir / "train_config.json"
+    older = json.loads(stamp.read_text())
+    del older["identity_nodes"]
+    stamp.write_text(json.dumps(older))
+    claim_run_dir(run_dir, TINY).release()  # the missing field at its default: the same training
+    stamp.write_text(json.dumps(older))
+    with pytest.raises(ValueError, match="another training config"):
+        claim_run_dir(run_dir, dataclasses.replace(TINY, identity_nodes=2))
+    stamp.write_text("{not json")
+    with pytest.raises(ValueError, match="has an unreadable train_config.json"):
+        claim_run_dir(run_dir, TINY)

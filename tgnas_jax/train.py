@@ -326,6 +326,20 @@ class RunDirInUse(RuntimeError):
     """Another process holds the run directory: two writers would corrupt each other's checkpoints."""
 
 
+def _trained_fields(cfg: TrainConfig) -> dict[str, Any]:
+    """The config as JSON values, less what does not change a member's training: seeds each have a
+    sub-directory of their own, and the size prior is applied after training."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("seeds", "cost_weight", "conv_weight")}
+    return json.loads(json.dumps(fields))
+
+
+def _with_defaults(recorded: Any, defaults: Any) -> Any:
+    """``recorded`` (a stamp's fields) with every field it lacks taken from ``defaults``, recursively."""
+    if not (isinstance(recorded, dict) and isinstance(defaults, dict)):
+        return recorded
+    return {**defaults, **{k: _with_defaults(v, defaults.get(k)) for k, v in recorded.items()}}
+
+
 def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> FileLock:
     """Lock ``run_dir`` for this process (:class:`RunDirInUse` at once if another holds it), stamp it
     with the config it trains, and refuse another config's checkpoints: resuming from them would
@@ -342,15 +356,18 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> FileLock:
         ) from None
     try:
         stamp = run_dir / "train_config.json"
-        # Seeds each have their own sub-directory and the size prior does not touch training.
-        prior = ("seeds", "cost_weight", "conv_weight")
-        fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in prior}
-        current = json.dumps(fields, sort_keys=True, indent=1) + "\n"
-        if stamp.is_file() and stamp.read_text() != current:
-            raise ValueError(
-                f"run directory {str(run_dir)!r} holds checkpoints of another training config; "
-                "pass another --run-dir (or delete that one) to start afresh"
-            )
+        current = json.dumps(_trained_fields(cfg), sort_keys=True, indent=1) + "\n"
+        if stamp.is_file():
+            try:
+                recorded = json.loads(stamp.read_text())
+            except (ValueError, UnicodeDecodeError):
+                raise ValueError(f"run directory {str(run_dir)!r} has an unreadable {stamp.name}") from None
+            # Fields added since the stamp was written take their defaults, which train as before.
+            if _with_defaults(recorded, _trained_fields(TrainConfig())) != json.loads(current):
+                raise ValueError(
+                    f"run directory {str(run_dir)!r} holds checkpoints of another training config; "
+                    "pass another --run-dir (or delete that one) to start afresh"
+                )
         _write_text(stamp, current)
     except BaseException:
         lock.release()

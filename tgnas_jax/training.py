@@ -98,7 +98,8 @@ def insert_identity_nodes(
     """Dense cells with up to ``most`` identity nodes spliced into random edges of each (0 ... ``most``
     per cell, uniformly; fewer where a cell has fewer edges or free slots).
 
-    ``u -> v`` becomes ``u -> identity -> v``, which computes the same: the cell's label still holds.
+    ``u -> v`` becomes ``u -> identity -> v``, the same data flow (in NB101's network, up to how
+    the output's concatenation splits channels), so the cell's label is kept.
     Training on such cells teaches the predictor that an identity node is a plain edge, so a
     ``skip_connect`` node (how NB201 and DARTS write a residual) reads as the residual edges NB101
     trains on. Real nodes must fill the first slots of each cell, as :func:`tgnas_jax.train` packs them.

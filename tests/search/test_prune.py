@@ -116,3 +116,33 @@ def test_nb201_pruning_takes_four_rounds_and_scores_the_single_path_last(predict
     assert len(result.history) == len(OPS)  # 4 rounds of 5 -> 1 op per edge, then the single path itself
     assert result.history[-1] == pytest.approx(result.score)
     assert result.evaluations == 5 * (1 + len(EDGES) * len(OPS))
+
+
+def test_darts_deltas_weigh_the_cells_as_the_network_repeats_them(predictor: Predictor) -> None:
+    """A candidate's score is 18 : 2 of its normal and reduction cells' GCN scores (``cell_counts``)."""
+    from tgnas_jax.search.prune import supernet_scores
+
+    encoding = encoding_for(DartsSpace())
+    scorer = Scorer.of(predictor, encoding)
+    alive = np.asarray(encoding.initial_alive())  # [2 cells, slots, ops]
+    rng = np.random.default_rng(0)
+    alive = alive & (rng.random(alive.shape) < 0.7)
+    alive[..., 0] = True  # every slot keeps an op
+
+    def run(weights: Any, alive: Any) -> Any:
+        problem = Problem.bind(encoding, scorer, weights, None)
+        delta, supernet = removal_deltas(problem, alive)
+        return delta, supernet, supernet_scores(problem, alive)[0]
+
+    delta, supernet, cells = (np.asarray(x) for x in jax.jit(run)(scorer.weights, alive))
+    assert supernet == pytest.approx(0.9 * cells[0] + 0.1 * cells[1], abs=1e-5)
+    single = jax.jit(lambda w, a: supernet_scores(Problem.bind(encoding, scorer, w, None), a)[0])
+    for cell, slot, op in zip(*np.nonzero(alive), strict=True):
+        if rng.random() > 0.1:
+            continue
+        without = alive.copy()
+        without[cell, slot, op] = False
+        score = np.asarray(single(scorer.weights, without[cell : cell + 1]))[0]
+        others = cells.copy()
+        others[cell] = score
+        assert delta[cell, slot, op] == pytest.approx(supernet - (0.9 * others[0] + 0.1 * others[1]), abs=1e-4)

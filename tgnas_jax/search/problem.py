@@ -182,7 +182,8 @@ class Problem:
         batch, cells, n = ops.shape
         scores = self.cell_scores(adjacency.reshape(-1, n, n), ops.reshape(-1, n), mask.reshape(-1, n))
         valid = jax.vmap(self.encoding.valid)(choices, mask, adjacency)
-        gcn = jnp.where(valid, scores.reshape(batch, cells) @ self.cell_weights(cells), -jnp.inf)
+        # A weighted sum, not a matmul: accelerators would round a float32 matmul to TF32.
+        gcn = jnp.where(valid, (scores.reshape(batch, cells) * self.cell_weights(cells)).sum(axis=1), -jnp.inf)
         convs = self.conv_counts(ops, mask).sum(axis=1)
         return self.arch_score(gcn, lambda: jax.vmap(self.encoding.prior_flops)(choices), convs)
 

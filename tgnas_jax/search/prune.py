@@ -61,7 +61,7 @@ def candidate_deltas(
     # candidate changes only its own cell.
     weights = problem.cell_weights(cells)[:, None]
     supernet_gcn = (base * weights[:, 0]).sum()
-    candidate_gcn = supernet_gcn + weights * (without - base[:, None])
+    candidate_gcn = (supernet_gcn - weights * base[:, None]) + weights * without  # exact for one cell type
     candidate_convs = convs[:, 0].sum() - convs[:, :1] + convs[:, 1:]
     terms = jnp.asarray(problem.encoding.supernet_prior_terms()) if problem.prior is not None else None
     flops = (lambda: problem.encoding.prior_table[0] + (alive * terms).sum()) if terms is not None else None
