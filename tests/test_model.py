@@ -105,3 +105,16 @@ def test_top_weighted_pairwise_loss_charges_most_for_misordering_the_best():
     assert plain[0] == pytest.approx(plain[1])
     weighted = float(pairwise_loss(top_swapped, labels, 1.0)), float(pairwise_loss(bottom_swapped, labels, 1.0))
     assert weighted[0] > 1.5 * weighted[1]
+
+
+def test_the_top_weight_reaches_the_training_loss():
+    import jax.numpy as jnp
+
+    from tgnas_jax.training import loss_fn, pairwise_loss
+
+    labels, scores = jnp.array([2.0, 1.5, -1.5, -2.0]), jnp.array([1.5, 2.0, -1.5, -2.0])
+    mse = float(jnp.mean((scores - labels) ** 2))
+    for weight in (1.0, 2.0):
+        expected = mse + float(pairwise_loss(scores, labels, weight))
+        assert float(loss_fn(scores, labels, "mse+top", weight)) == pytest.approx(expected, rel=1e-6)
+    assert float(loss_fn(scores, labels, "mse+top", 2.0)) != pytest.approx(float(loss_fn(scores, labels, "mse+top")))

@@ -58,6 +58,8 @@ class TrainConfig:
     #: chosen on NB301 and the NB101 operator-transfer hold-out over plain MSE
     #: (``benchmarks/results/transfer_selection_top.md``).
     loss: Loss = "mse+top"
+    #: How strongly ``mse+top`` weights the pairs of the best cells: ``exp(top_weight * max label)``.
+    top_weight: float = 1.0
     learning_rate: float = 1e-3
     weight_decay: float = 1e-3
     batch_size: int = 256
@@ -273,7 +275,7 @@ def train_member(
             LOGGER.info("seed %d: resuming after epoch %d from %s", seed, last, member_dir)
     blocks = cfg.embedding.blocks(op_table.shape[0])
     noise = feature_noise_scales(np.asarray(op_table), cfg.feature_noise, blocks)
-    step = make_train_step(model, optimizer, cfg.loss, noise)
+    step = make_train_step(model, optimizer, cfg.loss, noise, cfg.top_weight)
     predict = make_predict(model)
     val_cells, val_truth = holdouts["val"]
     epochs = tqdm(
@@ -497,6 +499,7 @@ BOUNDS: dict[str, Bounds] = {
     "cost_weight": Bounds(0),
     "conv_weight": Bounds(0),
     "feature_noise": Bounds(0),
+    "top_weight": Bounds(0),
     "identity_nodes": Bounds(0),
     "seeds": Bounds(0, 2**32, open_high=True),
     "split_seed": Bounds(0, 2**32, open_high=True),

@@ -51,19 +51,24 @@ def pairwise_loss(scores: jax.Array, labels: jax.Array, top_weight: float = 0.0)
     return jnp.sum(jax.nn.softplus(-sign * diff) * weight) / jnp.maximum(jnp.sum(weight), 1e-12)
 
 
-def loss_fn(scores: jax.Array, labels: jax.Array, kind: Loss) -> jax.Array:
+def loss_fn(scores: jax.Array, labels: jax.Array, kind: Loss, top_weight: float = 1.0) -> jax.Array:
+    """The training objective; ``top_weight`` is ``pairwise_loss``'s, for ``mse+top``."""
     mse = jnp.mean((scores - labels) ** 2)
     if kind == "mse":
         return mse
     if kind == "pairwise":
         return pairwise_loss(scores, labels)
     if kind == "mse+top":
-        return mse + pairwise_loss(scores, labels, top_weight=1.0)
+        return mse + pairwise_loss(scores, labels, top_weight=top_weight)
     return mse + pairwise_loss(scores, labels)
 
 
 def make_train_step(
-    model: GCN, optimizer: optax.GradientTransformation, loss: Loss, feature_noise: float | np.ndarray = 0.0
+    model: GCN,
+    optimizer: optax.GradientTransformation,
+    loss: Loss,
+    feature_noise: float | np.ndarray = 0.0,
+    top_weight: float = 1.0,
 ) -> Callable[[TrainState, Cells, jax.Array, jax.Array], tuple[TrainState, jax.Array]]:
     """A pure, jitted step: (state, batch, op_table, key) -> (new state, loss).
 
@@ -82,7 +87,7 @@ def make_train_step(
 
         def objective(params: Any) -> jax.Array:
             scores = model.apply({"params": params}, graph, op_table, train=True, rngs={"dropout": dropout_key})
-            return loss_fn(scores, cells.labels, loss)
+            return loss_fn(scores, cells.labels, loss, top_weight)
 
         value, grads = jax.value_and_grad(objective)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
