@@ -350,16 +350,27 @@ class Predictor:
             return None
         key = self._space_key(space, describe)
         if key not in self._blends:
-            sample = space.samples(reference_size, seed=0)
-            try:
-                log_flops = np.log([space.num_flops(a) for a in sample])
-            except NotImplementedError:
-                self._blends[key] = None
-                return None
-            convs = np.array([convolution_count(space.to_graphs(a)) for a in sample])
-            gcn = self._space_scores(space, sample, describe, None)
-            self._blends[key] = CostBlend.fit(self.cost_weight, self.conv_weight, gcn, log_flops, convs)
+            self._blends[key] = self._fit_blend(space, space.samples(reference_size, seed=0), describe)
         return self._blends[key]
+
+    def _fit_blend(
+        self, space: SearchSpace, sample: Sequence[Any], describe: Mapping[str, str] | None
+    ) -> CostBlend | None:
+        """The blend standardised on ``sample``: its three terms from the space's jitted scoring where
+        its encoding expresses the whole sample and counts FLOPs, else from graphs and the space's counts."""
+        encoded = self._encoded_scoring(space, describe)
+        if encoded is not None and encoded.encoding.prior_table is not None:
+            rows, choices = encoded.choices(sample)
+            if len(rows) == len(sample):
+                gcn, flops, convs = encoded.terms(choices)
+                return CostBlend.fit(self.cost_weight, self.conv_weight, gcn, np.log(flops), convs)
+        try:
+            log_flops = np.log([space.num_flops(a) for a in sample])
+        except NotImplementedError:
+            return None
+        convs = np.array([convolution_count(space.to_graphs(a)) for a in sample])
+        gcn = self._space_scores(space, sample, describe, None)
+        return CostBlend.fit(self.cost_weight, self.conv_weight, gcn, log_flops, convs)
 
     # -------------------------------------------------------------------- save
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:

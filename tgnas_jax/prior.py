@@ -77,11 +77,6 @@ class CostBlend:
             conv_std=_scale(np.asarray(convs, np.float64)),
         )
 
-    @classmethod
-    def identity(cls) -> CostBlend:
-        """The blend that gives every score as it is (all weights 0, unit scales): the GCN alone."""
-        return cls(weight=0.0, score_mean=0.0, score_std=1.0, cost_mean=0.0, cost_std=1.0)
-
     def apply(self, scores: Any, log_flops: Any, convs: Any) -> Any:
         z_score = (scores - self.score_mean) / self.score_std
         z_cost = (log_flops - self.cost_mean) / self.cost_std

@@ -28,14 +28,14 @@ from tgnas_jax.spaces.base import SearchSpace
 class EncodedScoring:
     """One predictor's jitted scores of one space's choices (a search's objective without a budget).
 
-    One program serves the GCN alone, the size prior's reference sample and the blended scores:
-    the blend is an argument, the identity blend giving the GCN's score as it is (``None`` where the
-    encoding counts no FLOPs, so it has no prior). It runs at one batch shape, sized for the device.
+    One program serves the GCN alone, the size prior's reference sample and the blended scores: it
+    returns the prior's three terms (GCN score, FLOPs, convolutions), which the host blends. It runs at
+    one batch shape, sized for the device.
     """
 
     encoding: Encoding[Any]
     scorer: Scorer
-    program: Callable[[Any, np.ndarray], jax.Array]
+    program: Callable[[Any, np.ndarray], tuple[jax.Array, jax.Array, jax.Array]]
     #: Graph nodes one architecture renders to (all its cells), and architectures per call.
     nodes_per_row: int
     rows: int
@@ -50,13 +50,13 @@ class EncodedScoring:
             scorer = Scorer.of(predictor, encoding, describe, prior=False)
         except (ValueError, ImportError):
             return None
-        program = jax.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).scores(choices))
+        program = jax.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).terms(choices))
         ops = jax.eval_shape(encoding.cells, jax.ShapeDtypeStruct((encoding.num_genes,), np.int32))[1]
         nodes = int(np.prod(ops.shape))
         return cls(encoding, scorer, program, nodes, parallel.rows_per_call(nodes))
 
     def takes(self, blend: CostBlend | None) -> bool:
-        """Whether the program can apply ``blend``: an encoding that counts no FLOPs has no prior."""
+        """Whether the encoding counts what ``blend`` needs: one that counts no FLOPs has no prior."""
         return blend is None or self.encoding.prior_table is not None
 
     def choices(self, archs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -75,16 +75,24 @@ class EncodedScoring:
         genes = np.stack(choices) if choices else np.zeros((0, self.encoding.num_genes), np.int32)
         return np.asarray(rows, np.int64), genes.astype(np.int32)
 
-    def scores(self, choices: np.ndarray, blend: CostBlend | None = None) -> np.ndarray:
-        """Scores of ``choices[rows, genes]`` (the GCN's alone without ``blend``): distinct rows only."""
-        if not self.takes(blend):
-            raise ValueError(f"the {self.encoding.space.name} encoding counts no FLOPs for the size prior")
+    def terms(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """GCN score, FLOPs and convolution count of each of ``choices[rows, genes]`` (float64; FLOPs 0
+        where the encoding counts none), scoring distinct rows only."""
         if not len(choices):
-            return np.zeros(0, np.float32)
-        has_prior = self.encoding.prior_table is not None
-        weights = self.scorer.with_blend(blend or CostBlend.identity()) if has_prior else self.scorer.weights
+            return np.zeros(0), np.zeros(0), np.zeros(0)
         unique, inverse = np.unique(choices, axis=0, return_inverse=True)
         size = self.rows
         padded = np.concatenate([unique, np.repeat(unique[:1], -len(unique) % size, axis=0)])
-        out = [np.asarray(self.program(weights, padded[i : i + size])) for i in range(0, len(padded), size)]
-        return np.concatenate(out)[: len(unique)][inverse.reshape(-1)]
+        calls = [self.program(self.scorer.weights, padded[i : i + size]) for i in range(0, len(padded), size)]
+        return tuple(  # type: ignore[return-value]
+            np.concatenate([np.asarray(call[t], np.float64) for call in calls])[: len(unique)][inverse.reshape(-1)]
+            for t in range(3)
+        )
+
+    def scores(self, choices: np.ndarray, blend: CostBlend | None = None) -> np.ndarray:
+        """Scores of ``choices[rows, genes]`` under ``blend`` (``None``: the GCN's alone)."""
+        if not self.takes(blend):
+            raise ValueError(f"the {self.encoding.space.name} encoding counts no FLOPs for the size prior")
+        gcn, flops, convs = self.terms(choices)
+        scores = gcn if blend is None else blend.apply(gcn, np.log(flops), convs)
+        return scores.astype(np.float32)

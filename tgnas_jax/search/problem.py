@@ -110,10 +110,6 @@ class Scorer:
         score, weights = predictor.scoring_fn(encoding.vocab, describe)
         return cls(lambda w, graph: score(w[:-1], graph), (*weights, _blend_array(blend)))
 
-    def with_blend(self, blend: CostBlend | None) -> tuple[Any, ...]:
-        """The weights with ``blend`` as the size prior (``None``: none): the same program scores under any."""
-        return (*self.weights[:-1], _blend_array(blend))
-
 
 def _blend_array(blend: CostBlend | None) -> jax.Array | None:
     return None if blend is None else jnp.asarray([getattr(blend, f.name) for f in fields(CostBlend)], jnp.float32)
@@ -175,17 +171,24 @@ class Problem:
         structure = template.structure(width)
         return parallel.over_devices(lambda a, o, m: self.scorer(cell_batch(a, o, m, structure)), adjacency, ops, mask)
 
-    def scores(self, choices: jax.Array) -> jax.Array:
-        """``[B]`` predicted scores of ``choices[B, genes]``: the mean over the network's cells
-        (``SearchSpace.cell_counts``), ``-inf`` if invalid."""
+    def terms(self, choices: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The size prior's terms of ``choices[B, genes]``, each ``[B]``: the GCN's score (the mean over
+        the network's cells, ``SearchSpace.cell_counts``; ``-inf`` if invalid), the FLOPs (0 where the
+        encoding counts none) and the convolution count."""
         adjacency, ops, mask = jax.vmap(self.encoding.cells)(choices)
         batch, cells, n = ops.shape
         scores = self.cell_scores(adjacency.reshape(-1, n, n), ops.reshape(-1, n), mask.reshape(-1, n))
         valid = jax.vmap(self.encoding.valid)(choices, mask, adjacency)
         # A weighted sum, not a matmul: accelerators would round a float32 matmul to TF32.
         gcn = jnp.where(valid, (scores.reshape(batch, cells) * self.cell_weights(cells)).sum(axis=1), -jnp.inf)
-        convs = self.conv_counts(ops, mask).sum(axis=1)
-        return self.arch_score(gcn, lambda: jax.vmap(self.encoding.prior_flops)(choices), convs)
+        counted = self.encoding.prior_table is not None
+        flops = jax.vmap(self.encoding.prior_flops)(choices) if counted else jnp.zeros(batch, jnp.int32)
+        return gcn, flops, self.conv_counts(ops, mask).sum(axis=1)
+
+    def scores(self, choices: jax.Array) -> jax.Array:
+        """``[B]`` predicted scores of ``choices[B, genes]``: the GCN's blended with the size prior."""
+        gcn, flops, convs = self.terms(choices)
+        return self.arch_score(gcn, lambda: flops, convs)
 
     def objective(self, choices: jax.Array) -> jax.Array:
         """The score, or for an over-budget candidate :data:`OVER_BUDGET` less its relative excess.
