@@ -23,6 +23,9 @@ def test_ties_at_the_top_count_as_their_mean():
     # the truly best (row 3) is never picked; row 0 (the best of the tied) is 1/3 of the time
     assert metrics.precision_at(scores, truth, 1) == 0.0
     assert metrics.precision_at(scores, truth, 2) == pytest.approx(1 / 3)
+    # a tie in truth at the k-th place: each of the tied is truly best half the time
+    tied_truth, picks = np.array([2.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0])
+    assert metrics.precision_at(picks, tied_truth, 2) == pytest.approx((0.5 * 1 + 0.5 * 0.5 + 1 * 0.5) / 2)
     # percentile: share of the others at or below the pick (3 -> 2/3; each 0 -> 1/3, tied with the other 0)
     assert metrics.percentile_of_best(scores, truth) == pytest.approx(100 * (2 + 1 + 1) / 3 / 3)
 

@@ -58,12 +58,10 @@ def mean_of_top(scores: np.ndarray, truth: np.ndarray, k: int) -> float:
 
 
 def precision_at(scores: np.ndarray, truth: np.ndarray, k: int) -> float:
-    """Expected share of the ``k`` best-scored architectures that are among the ``k`` truly best."""
-    k = min(k, len(truth))
-    truly_best = np.zeros(len(truth), bool)
-    truly_best[np.argpartition(-truth, k - 1)[:k]] = True
+    """Expected share of the ``k`` best-scored architectures that are among the ``k`` truly best, ties
+    in either broken at random (a bootstrap resample repeats architectures, so ties in truth are common)."""
     weights = _top_weights(scores, k)
-    return float(weights[truly_best].sum() / weights.sum())
+    return float(weights @ _top_weights(truth, k) / weights.sum())
 
 
 def percentile_of_best(scores: np.ndarray, truth: np.ndarray) -> float:

@@ -105,8 +105,8 @@ def _graph_baselines(graphs: Sequence[ArchGraph], kinds: Mapping[str, Callable[[
 
 def nb201_set(data_dir: str | None = None, encoding: str = "pruned") -> TransferSet:
     """All 15,625 NB201 cells, read with ``encoding``; baselines counted on each cell's live (pruned) graph."""
+    space = NB201Space(encoding=encoding)  # a bad encoding is named before any data is read
     table = load_nb201(data_dir)
-    space = NB201Space(encoding=encoding)
     archs = [space.parse(s) for s in table.arch_strings]
     graphs = [NB201Space().to_graphs(a)[0] for a in archs]
     baselines = {
@@ -135,8 +135,8 @@ def nb201_set(data_dir: str | None = None, encoding: str = "pruned") -> Transfer
 def nb301_set(data_dir: str | None = None, encoding: str = "pruned") -> TransferSet:
     """The 725 NAS-Bench-Suite-Zero DARTS architectures, read with ``encoding``; sizes are DARTS's
     CIFAR-10 network, baselines counted on the pruned cell graphs."""
+    space = DartsSpace(encoding=encoding)  # a bad encoding is named before any data is read
     table = load_nb301(data_dir)
-    space = DartsSpace(encoding=encoding)
     archs = [space.parse(s) for s in table.genotypes]
     both = [DartsSpace().to_graphs(a) for a in archs]
     normal = _graph_baselines(
