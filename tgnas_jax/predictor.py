@@ -28,7 +28,7 @@ from tgnas_jax.graph import OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig, output_fed
 from tgnas_jax.prior import CostBlend, convolution_count
 from tgnas_jax.spaces import get_space
-from tgnas_jax.spaces.base import SearchSpace
+from tgnas_jax.spaces.base import SearchSpace, cell_weights
 
 #: Score of a cell whose output receives no data: below every trainable cell.
 BROKEN_SCORE = -math.inf
@@ -325,17 +325,12 @@ class Predictor:
     ) -> np.ndarray:
         """Per architecture, the mean score of its cells, each cell type weighted by ``counts``
         (``SearchSpace.cell_counts``; ``None``: once each)."""
-        if counts is not None and any(len(group) != len(counts) for group in cells):
-            sizes = sorted({len(group) for group in cells})
-            raise ValueError(
-                f"cell_counts {tuple(counts)} weighs {len(counts)} cell types, but the architectures have {sizes}"
-            )
+        weights = {size: cell_weights(counts, size) for size in {len(group) for group in cells}}
         flat = [g for group in cells for g in group]
         scores = self.score_graphs(flat, describe=describe)
         bounds = np.cumsum([0] + [len(group) for group in cells])
         return np.array(
-            [np.average(scores[lo:hi], weights=counts) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)],
-            np.float32,
+            [scores[lo:hi] @ weights[hi - lo] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)], np.float32
         )
 
     def cost_blend(

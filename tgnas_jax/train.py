@@ -358,19 +358,19 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig) -> FileLock:
         ) from None
     try:
         stamp = run_dir / "train_config.json"
-        current = json.dumps(_trained_fields(cfg), sort_keys=True, indent=1) + "\n"
+        fields = _trained_fields(cfg)
         if stamp.is_file():
             try:
                 recorded = json.loads(stamp.read_text())
             except (ValueError, UnicodeDecodeError):
                 raise ValueError(f"run directory {str(run_dir)!r} has an unreadable {stamp.name}") from None
             # Fields added since the stamp was written take their defaults, which train as before.
-            if _with_defaults(recorded, _trained_fields(TrainConfig())) != json.loads(current):
+            if _with_defaults(recorded, _trained_fields(TrainConfig())) != fields:
                 raise ValueError(
                     f"run directory {str(run_dir)!r} holds checkpoints of another training config; "
                     "pass another --run-dir (or delete that one) to start afresh"
                 )
-        _write_text(stamp, current)
+        _write_text(stamp, json.dumps(fields, sort_keys=True, indent=1) + "\n")
     except BaseException:
         lock.release()
         raise
@@ -418,8 +418,8 @@ def _train(cfg: TrainConfig, data_dir: str | None, run_dir: Path | None) -> tupl
     op_table = jnp.asarray(vectors)
     members, member_metrics = [], []
     started = time.perf_counter()
+    identity_op = vocab.index("skip_connect") if cfg.identity_nodes else -1
     for seed in cfg.seeds:
-        identity_op = vocab.index("skip_connect") if cfg.identity_nodes else -1
         params, metrics = train_member(
             cells, labels.astype(np.float32), holdouts, cfg, seed, op_table, run_dir, identity_op
         )

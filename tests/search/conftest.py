@@ -77,7 +77,7 @@ def graph_scores() -> Any:
 def _graph_scores(space: SearchSpace[Any], predictor: Predictor, archs: Sequence[Any]) -> np.ndarray:
     cells = [space.to_graphs(a) for a in archs]
     # Raw graphs: the GCN alone, through packed jraph batches; the cells weighted as the network repeats them.
-    per_cell = np.array([predictor.score([(g,) for g in group]) for group in cells])
+    per_cell = predictor.score([(g,) for group in cells for g in group]).reshape(len(cells), -1)
     gcn = np.average(per_cell, axis=1, weights=space.cell_counts)
     blend = predictor.cost_blend(space)
     if blend is None:

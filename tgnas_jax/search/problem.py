@@ -22,6 +22,7 @@ from tgnas_jax.predictor import Predictor
 from tgnas_jax.prior import CostBlend, convolution_flags
 from tgnas_jax.search.cells import cell_batch
 from tgnas_jax.search.encoding import METRICS, Encoding
+from tgnas_jax.spaces.base import cell_weights
 
 #: Objective of an over-budget candidate, less its relative excess: below every real score, above broken cells.
 OVER_BUDGET = -1e4
@@ -154,15 +155,8 @@ class Problem:
         return (self.conv_flags[ops] * mask).sum(axis=-1)
 
     def cell_weights(self, cells: int) -> jax.Array:
-        """``[cells]`` weights of an architecture's cell types in its GCN score, summing to 1: the
-        network's cell counts (``SearchSpace.cell_counts``), or equal."""
-        counts = self.encoding.space.cell_counts
-        if counts is not None and len(counts) != cells:
-            raise ValueError(
-                f"cell_counts {tuple(counts)} weighs {len(counts)} cell types, but the encoding renders {cells}"
-            )
-        weights = jnp.ones(cells) if counts is None else jnp.asarray(counts, jnp.float32)
-        return weights / weights.sum()
+        """``[cells]`` weights of an architecture's cell types in its GCN score (``spaces.base.cell_weights``)."""
+        return jnp.asarray(cell_weights(self.encoding.space.cell_counts, cells), jnp.float32)
 
     def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
         """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices."""

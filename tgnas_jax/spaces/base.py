@@ -8,7 +8,7 @@ of embeddings, training or files.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -90,3 +90,14 @@ class SearchSpace(abc.ABC, Generic[Arch]):
         """``count`` architectures, reproducible from ``seed``."""
         rng = np.random.default_rng(seed)
         return [self.sample(rng) for _ in range(count)]
+
+
+def cell_weights(counts: Sequence[int] | None, cells: int) -> np.ndarray:
+    """``[cells]`` weights of an architecture's cell types in its GCN score, summing to 1: ``counts``
+    (a space's :attr:`SearchSpace.cell_counts`), or equal for ``None``; ``ValueError`` if they do not fit."""
+    if counts is not None and len(counts) != cells:
+        raise ValueError(
+            f"cell_counts {tuple(counts)} weighs {len(counts)} cell types, but an architecture has {cells}"
+        )
+    weights = np.ones(cells) if counts is None else np.asarray(counts, np.float64)
+    return weights / weights.sum()
