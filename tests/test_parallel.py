@@ -64,12 +64,12 @@ def _report(path: str) -> dict:
     }
 
 
-def _dense(predictor):
+def _dense(predictor, batch_size=None):
     rng = np.random.default_rng(DENSE_SEED)
     adjacency = np.triu(rng.integers(0, 2, (DENSE_ROWS, 5, 5)), 1).astype(np.uint8)
     ops = rng.integers(0, 3, (DENSE_ROWS, 5)).astype(np.int32)
     return predictor.score_dense(
-        adjacency, ops, np.ones((DENSE_ROWS, 5), np.float32), ("input", "output", "conv3x3-bn-relu")
+        adjacency, ops, np.ones((DENSE_ROWS, 5), np.float32), ("input", "output", "conv3x3-bn-relu"), batch_size
     )
 
 
@@ -83,6 +83,32 @@ def test_rows_per_call_fit_the_node_budget() -> None:
     assert parallel.rows_per_call(8) == budget // 8 and parallel.rows_per_call(budget * 10) == 1
     sizes = [parallel.rows_per_call(n) for n in range(1, 100)]
     assert sizes == sorted(sizes, reverse=True) and all(s & (s - 1) == 0 for s in sizes)  # powers of two
+
+
+@pytest.mark.parametrize("total", [5, 8, 13])
+def test_chunks_give_the_whole_batch_result(total: int) -> None:
+    rows = np.arange(total * 3.0).reshape(total, 3)
+    calls = []
+
+    def fn(x, y):
+        calls.append(x.shape[0])
+        return x.sum(axis=1) * y
+
+    got = jax.jit(lambda x, y: parallel.in_chunks(fn, 4, x, y))(rows, np.arange(total, dtype=np.float64))
+    np.testing.assert_allclose(got, rows.sum(axis=1) * np.arange(total))
+    assert calls == [min(total, 4)]  # traced once, at chunk size (or the whole batch when it is smaller)
+
+
+def test_over_devices_in_chunks_scores_as_one_call(tiny: Path) -> None:
+    predictor = load_predictor(tiny)
+    whole = _dense(predictor)
+    budget = parallel.NODES_PER_CALL["cpu"]
+    try:  # chunks of 4 rows of 5 nodes: 21 rows take 6 chunks, the last padded
+        parallel.NODES_PER_CALL["cpu"] = 20
+        predictor = load_predictor(tiny)
+        np.testing.assert_allclose(_dense(predictor, batch_size=DENSE_ROWS), whole, rtol=1e-6, atol=1e-6)
+    finally:
+        parallel.NODES_PER_CALL["cpu"] = budget
 
 
 @pytest.mark.slow

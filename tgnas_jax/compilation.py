@@ -1,4 +1,10 @@
-"""JAX's persistent compilation cache, on by default: a new process reuses what an earlier one compiled.
+"""How tgnas-jax compiles: XLA options of its own on CPU, and JAX's persistent compilation cache.
+
+Every program goes through :func:`jit`. On CPU it turns off XLA's fusion of matmuls with their
+elementwise neighbours into YNNPACK subgraphs (the default from jax 0.10), which ran the GCN
+ensemble 2-4x slower than plain matmul calls do (``benchmarks/results/scale.md``).
+
+The persistent compilation cache is on by default: a new process reuses what an earlier one compiled.
 
 A search compiles a few XLA programs of several seconds each; with the cache, a second run in a
 fresh process loads them instead. ``import tgnas_jax`` turns it on (in the user cache directory, or
@@ -9,14 +15,39 @@ whether to use the cache, so this is done at import, before anything is compiled
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
+from typing import Any
 
 import jax
+import numpy as np
 
 from tgnas_jax.data import cache_dir
 
 #: Setting it to 0, off, false or no leaves JAX's compilation cache alone.
 ENV = "TGNAS_COMPILATION_CACHE"
+
+
+#: XLA:CPU options of every program: YNNPACK takes single matmuls only, never fused subgraphs.
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+
+
+@functools.cache
+def compiler_options() -> dict[str, str] | None:
+    """:data:`CPU_OPTIONS` on a CPU backend whose XLA knows them, else ``None`` (XLA's defaults)."""
+    if jax.default_backend() != "cpu":
+        return None
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=CPU_OPTIONS).lower(np.float32(0)).compile()
+    except jax.errors.JaxRuntimeError:  # an older XLA without the option, or without that value
+        return None
+    return CPU_OPTIONS
+
+
+def jit(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """``jax.jit(fn, **kwargs)`` compiled with :func:`compiler_options`."""
+    return jax.jit(fn, compiler_options=compiler_options(), **kwargs)
 
 
 def cache_wanted() -> bool:

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tgnas_jax import parallel
+from tgnas_jax import compilation, parallel
 from tgnas_jax.batching import Budget, DenseCells, map_dense_chunks, pad_batch
 from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES, attribute_vectors
 from tgnas_jax.embeddings.descriptions import check_overrides, overridden
@@ -120,17 +120,21 @@ class Predictor:
             scores = jax.vmap(lambda p: model.apply({"params": p}, graph, op_table))(stacked).mean(axis=0)
             return jnp.where(output_fed(graph, output_id), scores, BROKEN_SCORE)
 
-        self._ensemble = jax.jit(ensemble)
+        self._ensemble = ensemble  # traced inside the programs that call it (a search's, the encoded scoring's)
         self._blends: dict[tuple[Any, ...], CostBlend | None] = {}
         self._encoded: dict[tuple[Any, ...], Any] = {}
         # Host-side batches are spread over every local device (parallel.py): dense cells row by row,
         # packed jraph batches one per device (parallel.stack), each device scoring its own.
-        self._ensemble_dense = jax.jit(
+        self._ensemble_dense = compilation.jit(
             lambda stacked, adjacency, ops, mask, op_table, output_id: parallel.over_devices(
-                lambda a, o, m: ensemble(stacked, DenseCells(a, o, m), op_table, output_id), adjacency, ops, mask
+                lambda a, o, m: ensemble(stacked, DenseCells(a, o, m), op_table, output_id),
+                adjacency,
+                ops,
+                mask,
+                nodes_per_row=ops.shape[1],
             )
         )
-        self._ensemble_packed = jax.jit(
+        self._ensemble_packed = compilation.jit(
             lambda weights, graphs: parallel.over_devices(
                 lambda g: ensemble(weights[0], parallel.unstack(g), weights[1], weights[2])[None], graphs
             )

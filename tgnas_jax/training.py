@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from tgnas_jax import compilation
 from tgnas_jax.batching import DenseCells, map_dense_chunks
 from tgnas_jax.model import GCN
 
@@ -94,7 +95,7 @@ def make_train_step(
         params = optax.apply_updates(state.params, updates)
         return TrainState(step=state.step + 1, params=params, opt_state=opt_state), value
 
-    return jax.jit(step)
+    return compilation.jit(step)
 
 
 def insert_identity_nodes(
@@ -133,7 +134,7 @@ def insert_identity_nodes(
 def make_predict(model: GCN) -> Callable[[Any, jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]:
     """Jitted scores of a dense batch (inference mode)."""
 
-    @jax.jit
+    @compilation.jit
     def predict(params: Any, adjacency: jax.Array, ops: jax.Array, mask: jax.Array, op_table: jax.Array) -> jax.Array:
         return model.apply({"params": params}, DenseCells(adjacency, ops, mask), op_table)
 

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tgnas_jax import compilation
 from tgnas_jax.embeddings.descriptions import check_overrides
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.search.encoding import Encoding, encoding_for
@@ -252,7 +253,7 @@ def _program(
         "random": lambda problem, key: random_search(problem, key, draws, min(population, draws)),
     }
     run = searches[method]
-    program = jax.jit(lambda weights, bounds, key: run(Problem.bind(encoding, scorer, weights, bounds), key))
+    program = compilation.jit(lambda weights, bounds, key: run(Problem.bind(encoding, scorer, weights, bounds), key))
     with _programs_lock:
         # The predictor is kept alive with its program, so its id cannot be reused by another while cached.
         _programs[cache_key] = (predictor, program)

@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from tgnas_jax import parallel
+from tgnas_jax import compilation, parallel
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.prior import CostBlend
 from tgnas_jax.search.encoding import Encoding, encoding_for
@@ -50,7 +50,7 @@ class EncodedScoring:
             scorer = Scorer.of(predictor, encoding, describe, prior=False)
         except (ValueError, ImportError):
             return None
-        program = jax.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).terms(choices))
+        program = compilation.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).terms(choices))
         ops = jax.eval_shape(encoding.cells, jax.ShapeDtypeStruct((encoding.num_genes,), np.int32))[1]
         nodes = int(np.prod(ops.shape))
         return cls(encoding, scorer, program, nodes, parallel.rows_per_call(nodes))

@@ -18,6 +18,8 @@ import numpy as np
 from flax import struct
 
 from tgnas_jax import parallel
+from tgnas_jax.batching import DenseCells
+from tgnas_jax.model import UNROLLED_SLOTS
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.prior import CostBlend, convolution_flags
 from tgnas_jax.search.cells import cell_batch
@@ -126,7 +128,7 @@ class Problem:
     """
 
     encoding: Encoding[Any]
-    scorer: Callable[[jraph.GraphsTuple], jax.Array]
+    scorer: Callable[[jraph.GraphsTuple | DenseCells], jax.Array]
     prior: CostBlend | None
     #: ``[vocab]`` 1 for each convolution: rendered cells' op ids index it (the prior's convolution count).
     conv_flags: jax.Array
@@ -159,7 +161,14 @@ class Problem:
         return jnp.asarray(cell_weights(self.encoding.space.cell_counts, cells), jnp.float32)
 
     def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
-        """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices."""
+        """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices.
+
+        Cells of up to ``model.UNROLLED_SLOTS`` nodes go to the GCN as they are (dense); wider ones
+        (supernets) packed, with edge slots for the template's possible edges only.
+        """
+        if ops.shape[-1] <= UNROLLED_SLOTS:
+            score = lambda a, o, m: self.scorer(DenseCells(a, o, m))  # noqa: E731
+            return parallel.over_devices(score, adjacency, ops, mask, nodes_per_row=ops.shape[-1])
         template = self.encoding.template
         width = (ops.shape[-1] - template.num_inputs - 1) // template.num_slots
         structure = template.structure(width)
