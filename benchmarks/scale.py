@@ -6,7 +6,8 @@ Two parts, on whatever device JAX gives (the same script runs on CPU, GPU or TPU
   (``--members``: all, and the first member alone), a fresh process loads the shipped predictor,
   warms up on 256 other architectures, then scores N architecture strings it has never seen
   through ``tgnas_jax.score_stream`` (parse, choices, GCN, size prior). Reported: cells/s
-  (median of ``--repeats``) and the process's peak RSS.
+  (median of ``--repeats``) and the process's peak RSS. Timings of the forward: medians of
+  ``--forward-repeats``.
 * **Forward.** The 4-member ensemble's (and its first member's) jitted forward on dense
   NB201-sized cells at batch sizes 256 .. 16,384, against (interleaved, same run) a reference
   forward written the way the official TG-NAS PyTorch GCN computes (dense normalised adjacency
@@ -170,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000], help="N per space")
     parser.add_argument("--darts-sizes", type=int, nargs="+", default=[1_000, 10_000], help="N for DARTS")
     parser.add_argument("--batches", type=int, nargs="+", default=[256, 1024, 4096, 16384])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per end-to-end row")
+    parser.add_argument("--forward-repeats", type=int, default=21, help="interleaved timings per forward row")
     parser.add_argument(
         "--members", type=int, nargs="+", default=[0, 1], help="ensemble members end to end (0: all; load_predictor)"
     )
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             ends.append(row)
             print(json.dumps(row), flush=True)
-    limit, forwards = forward_rows(args.batches, args.repeats)
+    limit, forwards = forward_rows(args.batches, args.forward_repeats)
     lines = [
         f"# Batch scoring at scale\n\n`{header['command']}` on {header['device']} ({header['devices']} device(s))\n",
         "## End to end from text (fresh process, architectures not scored before)\n",

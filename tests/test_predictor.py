@@ -285,7 +285,7 @@ def test_a_space_is_scored_by_one_compiled_program(make_tiny_predictor):
     """The size prior's reference sample, the GCN alone and the blend share one program at one shape;
     the GCN-alone scores are those of the graphs, and the blend is the prior applied to them."""
     predictor, space = make_tiny_predictor(cost_weight=0.5), NB201Space()
-    archs = space.samples(300, seed=3)  # more than one call's rows: a padded last call
+    archs = space.samples(1100, seed=3)  # more than one call's rows (1,024 on CPU): a padded last call
     blended, alone = predictor.score(archs, space), predictor.score(archs[:5], space, prior=False)
     predictor.score(archs[:1], space)
     encoded = predictor._encoded_scoring(space, None)

@@ -28,6 +28,10 @@ AXIS = "batch"
 #: GPU or TPU wants calls of about a million nodes to fill.
 NODES_PER_CALL = {"cpu": 2048}
 ACCELERATOR_NODES_PER_CALL = 1 << 20
+#: Device-sized chunks per call of a space's encoded scoring, which loops over them inside the
+#: program: a call has a fixed cost (about 2 ms on CPU), and DARTS genotypes score 1.7x faster in
+#: calls of 4 chunks than of one (``benchmarks/results/chunk_size.md``).
+CHUNKS_PER_CALL = 4
 
 
 @functools.cache
