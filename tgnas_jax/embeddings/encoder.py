@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tgnas_jax import compilation
 from tgnas_jax.embeddings.descriptions import DescriptionTruncatedWarning
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -126,7 +127,7 @@ class MiniLMEncoder:
         self.max_length = max_length
         self._tokenizer = tokenizer
         self._params = params
-        self._forward = jax.jit(functools.partial(_mean_pool, model))
+        self._forward = compilation.jit(functools.partial(_mean_pool, model))
         self._shapes: set[tuple[int, int]] = set()
 
     @classmethod
