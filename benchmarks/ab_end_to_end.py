@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[tuple[str, str], list[float]] = {(v, s): [] for v in versions for s, _ in CASES}
     for seed in range(args.repeats):
         for space, count in CASES:
-            for name, root in versions.items():
+            order = list(versions.items())  # alternated, so neither side always runs first
+            for name, root in order if seed % 2 == 0 else order[::-1]:
                 rates[(name, space)].append(rate(root, space, count, seed, args.members))
     base_commit = subprocess.run(
         ["git", "-C", str(args.base), "rev-parse", "--short", "HEAD"], capture_output=True, text=True

@@ -99,16 +99,21 @@ def test_chunks_give_the_whole_batch_result(total: int) -> None:
     assert calls == [min(total, 4)]  # traced once, at chunk size (or the whole batch when it is smaller)
 
 
-def test_over_devices_in_chunks_scores_as_one_call(tiny: Path) -> None:
+def test_over_devices_in_chunks_scores_as_one_call(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     predictor = load_predictor(tiny)
     whole = _dense(predictor)
-    budget = parallel.NODES_PER_CALL["cpu"]
-    try:  # chunks of 4 rows of 5 nodes: 21 rows take 6 chunks, the last padded
-        parallel.NODES_PER_CALL["cpu"] = 20
-        predictor = load_predictor(tiny)
-        np.testing.assert_allclose(_dense(predictor, batch_size=DENSE_ROWS), whole, rtol=1e-6, atol=1e-6)
-    finally:
-        parallel.NODES_PER_CALL["cpu"] = budget
+    chunks = []
+
+    def spy(fn, rows, *batch):
+        chunks.append((rows, batch[0].shape[0]))
+        return in_chunks(fn, rows, *batch)
+
+    in_chunks = parallel.in_chunks
+    monkeypatch.setattr(parallel, "in_chunks", spy)
+    monkeypatch.setitem(parallel.NODES_PER_CALL, "cpu", 20)  # chunks of 4 rows of 5 nodes
+    predictor = load_predictor(tiny)
+    np.testing.assert_allclose(_dense(predictor, batch_size=DENSE_ROWS), whole, rtol=1e-6, atol=1e-6)
+    assert chunks == [(4, DENSE_ROWS)]  # 21 rows in 6 chunks, the last padded
 
 
 @pytest.mark.slow

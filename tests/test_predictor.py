@@ -285,11 +285,13 @@ def test_a_space_is_scored_by_one_compiled_program(make_tiny_predictor):
     """The size prior's reference sample, the GCN alone and the blend share one program at one shape;
     the GCN-alone scores are those of the graphs, and the blend is the prior applied to them."""
     predictor, space = make_tiny_predictor(cost_weight=0.5), NB201Space()
-    archs = space.samples(1100, seed=3)  # more than one call's rows (1,024 on CPU): a padded last call
+    rows = predictor._encoded_scoring(space, None).rows
+    archs = space.samples(rows + rows // 4, seed=3)  # more than one call's rows: a padded last call
+    assert len(set(archs)) > rows
     blended, alone = predictor.score(archs, space), predictor.score(archs[:5], space, prior=False)
     predictor.score(archs[:1], space)
     encoded = predictor._encoded_scoring(space, None)
-    assert encoded.rows < len(archs) and encoded.program._cache_size() == 1
+    assert encoded.program._cache_size() == 1
     graphs = predictor.score_graphs([space.to_graphs(a)[0] for a in archs])
     np.testing.assert_allclose(alone, graphs[:5], rtol=1e-5, atol=1e-6)
     blend = predictor.cost_blend(space)

@@ -5,7 +5,7 @@
   weights; padding nodes and edges carry 0, and a search that builds fixed-size template graphs
   inside jit switches nodes and edges off the same way.
 * :class:`DenseCells`: ``B`` cells of ``n`` node slots with a dense adjacency, for small cells
-  (training on NB101, whole spaces of fixed cells), where propagation is one batched matmul.
+  (training on NB101, whole spaces of fixed cells), where propagation needs no gathers or scatters.
 
 Node features are int32 indices into a per-batch operator vocabulary, so each operator is
 embedded once per batch, not once per node.
@@ -25,7 +25,7 @@ from tgnas_jax.graph import ArchGraph
 
 
 class DenseCells(NamedTuple):
-    """``B`` cells of ``n`` node slots each, the layout the GCN propagates by batched matmuls.
+    """``B`` cells of ``n`` node slots each, the layout the GCN propagates without gathers or scatters.
 
     ``adjacency[b, i, j]`` weights edge ``i -> j`` (data flow), ``ops[b, i]`` indexes the batch
     vocabulary, ``mask[b, i]`` is 1 on the cell's real nodes: the mask alone says which slots are

@@ -22,16 +22,17 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "batch"
-#: Graph nodes one scoring call gives each device. On CPU the ensemble's activations (nodes x hidden
-#: x members floats, 2 MiB here) then stay in cache: NB201 cells score 2.4x faster per cell in calls
-#: of 256 than of 2,048 (``benchmarks/results/chunk_size.md``). Elsewhere: an untested guess that a
-#: GPU or TPU wants calls of about a million nodes to fill.
+#: Graph nodes a device scores at a time: a packed batch per call, and the chunk a dense batch is
+#: looped over (:func:`in_chunks`). On CPU the ensemble's activations (nodes x hidden x members
+#: floats, 2 MiB here) then stay in cache. Elsewhere: an untested guess that a GPU or TPU wants
+#: about a million nodes to fill.
 NODES_PER_CALL = {"cpu": 2048}
 ACCELERATOR_NODES_PER_CALL = 1 << 20
-#: Device-sized chunks per call of a space's encoded scoring, which loops over them inside the
-#: program: a call has a fixed cost (about 2 ms on CPU), and DARTS genotypes score 1.7x faster in
-#: calls of 4 chunks than of one (``benchmarks/results/chunk_size.md``).
-CHUNKS_PER_CALL = 4
+#: Such chunks per call of a space's encoded scoring (:mod:`tgnas_jax.search.batch`), 1 where not
+#: listed: on CPU a call has a fixed cost of about 2 ms, and DARTS genotypes score 1.7x faster in
+#: calls of 4 chunks than of one (``benchmarks/results/chunk_size.md``); a call of a few architectures
+#: pays for all 4 (one NB201 cell: about 12 ms rather than 4).
+CHUNKS_PER_CALL = {"cpu": 4}
 
 
 @functools.cache
@@ -56,6 +57,11 @@ def rows_per_device(nodes_per_row: int) -> int:
     node budget (on a log scale)."""
     budget = NODES_PER_CALL.get(jax.local_devices()[0].platform, ACCELERATOR_NODES_PER_CALL)
     return 1 << max(round(math.log2(budget / max(nodes_per_row, 1))), 0)
+
+
+def chunks_per_call() -> int:
+    """:data:`CHUNKS_PER_CALL` of this process's devices."""
+    return CHUNKS_PER_CALL.get(jax.local_devices()[0].platform, 1)
 
 
 def rows_per_call(nodes_per_row: int) -> int:

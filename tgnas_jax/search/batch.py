@@ -53,7 +53,7 @@ class EncodedScoring:
         program = compilation.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).terms(choices))
         ops = jax.eval_shape(encoding.cells, jax.ShapeDtypeStruct((encoding.num_genes,), np.int32))[1]
         nodes = int(np.prod(ops.shape))
-        return cls(encoding, scorer, program, nodes, parallel.rows_per_call(nodes) * parallel.CHUNKS_PER_CALL)
+        return cls(encoding, scorer, program, nodes, parallel.rows_per_call(nodes) * parallel.chunks_per_call())
 
     def takes(self, blend: CostBlend | None) -> bool:
         """Whether the encoding counts what ``blend`` needs: one that counts no FLOPs has no prior."""

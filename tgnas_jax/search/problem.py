@@ -29,6 +29,9 @@ from tgnas_jax.spaces.base import cell_weights
 #: Objective of an over-budget candidate, less its relative excess: below every real score, above broken cells.
 OVER_BUDGET = -1e4
 _EXCESS_WEIGHT = 1e3
+#: Rendered cells of up to this many nodes are scored dense, wider ones packed: dense propagation
+#: is unrolled up to there (``model.UNROLLED_SLOTS``), and a wide cell's n x n adjacency is mostly empty.
+DENSE_NODES = UNROLLED_SLOTS
 _NO_LIMIT = np.iinfo(np.int32).max
 
 
@@ -96,7 +99,7 @@ class Scorer:
     ``weights`` also carries the predictor's model-size prior for the space (``None``: no prior).
     """
 
-    fn: Callable[[Any, jraph.GraphsTuple], jax.Array]
+    fn: Callable[[Any, jraph.GraphsTuple | DenseCells], jax.Array]
     weights: tuple[Any, ...]
 
     @classmethod
@@ -163,11 +166,15 @@ class Problem:
     def cell_scores(self, adjacency: jax.Array, ops: jax.Array, mask: jax.Array) -> jax.Array:
         """Scores of ``B`` rendered cells of one template (any slot width), spread over the local devices.
 
-        Cells of up to ``model.UNROLLED_SLOTS`` nodes go to the GCN as they are (dense); wider ones
-        (supernets) packed, with edge slots for the template's possible edges only.
+        Cells of up to :data:`DENSE_NODES` nodes go to the GCN as they are (dense: NB201's and
+        NB101's supernets too); wider ones (DARTS supernets, 101 nodes) packed, with edge slots for
+        the template's possible edges only.
         """
-        if ops.shape[-1] <= UNROLLED_SLOTS:
-            score = lambda a, o, m: self.scorer(DenseCells(a, o, m))  # noqa: E731
+        if ops.shape[-1] <= DENSE_NODES:
+
+            def score(a: jax.Array, o: jax.Array, m: jax.Array) -> jax.Array:
+                return self.scorer(DenseCells(a, o, m))
+
             return parallel.over_devices(score, adjacency, ops, mask, nodes_per_row=ops.shape[-1])
         template = self.encoding.template
         width = (ops.shape[-1] - template.num_inputs - 1) // template.num_slots
