@@ -14,27 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from scale import CHAIN, CHILD
+from scale import end_to_end
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CASES = [("nb201", 100_000), ("nb101", 100_000), ("darts", 10_000), ("chain", 100_000)]
-
-
-def rate(root: Path, space: str, count: int, seed: int, members: int) -> float:
-    argv = [sys.executable, "-c", CHILD, space, str(count), str(seed), json.dumps(CHAIN), str(members)]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run(argv, capture_output=True, text=True, cwd=root, env=env)
-    if out.returncode:
-        raise RuntimeError(f"{space} N={count} in {root} failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.splitlines()[-1])
-    return result["n"] / result["seconds"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         for space, count in CASES:
             order = list(versions.items())  # alternated, so neither side always runs first
             for name, root in order if seed % 2 == 0 else order[::-1]:
-                rates[(name, space)].append(rate(root, space, count, seed, args.members))
+                result = end_to_end(space, count, seed, args.members, root)
+                rates[(name, space)].append(result["n"] / result["seconds"])
     base_commit = subprocess.run(
         ["git", "-C", str(args.base), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()

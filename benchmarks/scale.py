@@ -24,6 +24,7 @@ import argparse
 import functools
 import itertools
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -72,11 +73,13 @@ print(json.dumps({"n": total, "seconds": seconds, "rss_mb": resource.getrusage(r
 """
 
 
-def end_to_end(space: str, count: int, seed: int, members: int) -> dict:
+def end_to_end(space: str, count: int, seed: int, members: int, root: Path | None = None) -> dict:
+    """:data:`CHILD`'s result in a fresh process, importing tgnas_jax from checkout ``root`` if given."""
     argv = [sys.executable, "-c", CHILD, space, str(count), str(seed), json.dumps(CHAIN), str(members)]
-    out = subprocess.run(argv, capture_output=True, text=True)
+    env = None if root is None else {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=root, env=env)
     if out.returncode:
-        raise RuntimeError(f"{space} N={count} failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"{space} N={count}{f' in {root}' if root else ''} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.splitlines()[-1])
 
 
