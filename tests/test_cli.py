@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -81,3 +83,21 @@ def test_quiet_and_verbose_together_are_refused(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["-q", "-v"])
     assert exit_info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+FINISHING_SCRIPT = """
+import atexit, sys
+from tgnas_jax._cli import finish
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+sys.stdout.write("x" * 1_000_000)  # more than a pipe holds: all of it must still arrive
+sys.stdout.write("\\nlast line\\n")
+finish(3)
+print("never reached")
+"""
+
+
+def test_finish_runs_exit_handlers_flushes_the_streams_and_exits_with_the_code() -> None:
+    done = subprocess.run([sys.executable, "-c", FINISHING_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert done.stdout == "x" * 1_000_000 + "\nlast line\n"
+    assert done.stderr == "exit handler ran\n"

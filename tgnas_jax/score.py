@@ -32,6 +32,7 @@ from tgnas_jax._cli import (
     add_predictor_options,
     add_verbosity,
     configure_logging,
+    finish,
     int_at_least,
     shows_progress,
     space_name,
@@ -420,4 +421,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     enable_compilation_cache(min_compile_seconds=0)
-    sys.exit(main())
+    finish(main())

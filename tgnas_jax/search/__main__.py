@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tgnas_jax._cli import (
     add_predictor_options,
     add_verbosity,
     configure_logging,
+    finish,
     int_at_least,
     space_name,
     unwritable,
@@ -289,4 +289,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     enable_compilation_cache(min_compile_seconds=0)
-    sys.exit(main())
+    finish(main())
