@@ -147,4 +147,3 @@ def finish(code: int) -> NoReturn:
         except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
             pass
     os._exit(code)
-

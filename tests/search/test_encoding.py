@@ -42,6 +42,23 @@ def test_nb201_choices_round_trip_over_the_whole_space() -> None:
     np.testing.assert_array_equal(np.asarray(jax.vmap(encoding.decode)(genes)), choices)
 
 
+@pytest.mark.parametrize("name", ["nb201", "darts"])
+def test_choices_of_a_batch_are_each_architectures_own(name: str) -> None:
+    """NB201 reads its cells' choices from a table in bulk; DARTS leaves out a genotype it cannot express."""
+    encoding = encoding_for(SPACES[name])
+    archs = _archs(name)
+    if name == "darts":
+        genotype = PUBLISHED["DARTS_V2"]
+        archs.insert(3, Genotype(genotype.normal, (2, 3), genotype.reduce, genotype.reduce_concat))
+    rows, choices = encoding.choices_of(archs)
+    expressed = [i for i in range(len(archs)) if not (name == "darts" and i == 3)]
+    np.testing.assert_array_equal(rows, expressed)
+    assert choices.dtype == np.int32
+    np.testing.assert_array_equal(choices, np.stack([encoding.from_arch(archs[i]) for i in expressed]))
+    empty_rows, empty = encoding.choices_of([])
+    assert empty_rows.shape == (0,) and empty.shape == (0, encoding.num_genes)
+
+
 def test_nb101_choices_round_trip() -> None:
     encoding = encoding_for(SPACES["nb101"])
     for arch in _archs("nb101"):

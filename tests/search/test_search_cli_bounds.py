@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_sizes_and_seeds_are_bounded(
 
 def test_the_largest_allowed_sizes_pass_the_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     reached = []
-    monkeypatch.setattr(cli, "load_predictor", lambda path, members: reached.append(path) or cli.sys.exit(0))
+    monkeypatch.setattr(cli, "load_predictor", lambda path, members: reached.append(path) or sys.exit(0))
     argv = ["--population", str(cli.MAX_POPULATION), "--generations", "1", "--seed", str(2**32 - 1)]
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)

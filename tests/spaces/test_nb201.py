@@ -116,6 +116,21 @@ def test_bad_arch_tuples_raise(space: NB201Space, arch: tuple[str, ...], fault: 
             method(arch)
 
 
+def test_op_indices_give_every_cells_ops_in_bulk(space: NB201Space) -> None:
+    archs = list(space.enumerate())
+    expected = np.array([[OPS.index(op) for op in arch] for arch in archs], np.int32)
+    np.testing.assert_array_equal(space.op_indices(archs), expected)
+    np.testing.assert_array_equal(space.op_indices([list(archs[7])]), expected[7:8])  # a list is a cell too
+    assert space.op_indices([]).shape == (0, 6)
+    with pytest.raises(SpaceError, match="unknown op 'conv' on edge 2->3"):
+        space.op_indices([archs[0], ("none",) * 5 + ("conv",)])
+
+
+def test_a_tuple_with_an_unhashable_element_is_refused_by_name(space: NB201Space) -> None:
+    with pytest.raises(SpaceError, match="unknown op"):
+        space.check(("none",) * 5 + (["none"],))
+
+
 #: The paper graph's wiring: input 0, edge ops 1..6 in arch-string order, output 7.
 PAPER_EDGES = [[0, 1], [0, 2], [0, 4], [1, 3], [1, 5], [2, 6], [3, 6], [4, 7], [5, 7], [6, 7]]
 

@@ -60,20 +60,9 @@ class EncodedScoring:
         return blend is None or self.encoding.prior_table is not None
 
     def choices(self, archs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the ``archs`` the encoding expresses, and their ``[rows, genes]`` choices.
-
-        An encoding may not express every architecture of its space (a DARTS genotype with a
-        ``none`` edge, or one that does not concatenate every node): those are left out.
-        """
-        rows, choices = [], []
-        for index, arch in enumerate(archs):
-            try:
-                choices.append(self.encoding.from_arch(arch))
-            except ValueError:
-                continue
-            rows.append(index)
-        genes = np.stack(choices) if choices else np.zeros((0, self.encoding.num_genes), np.int32)
-        return np.asarray(rows, np.int64), genes.astype(np.int32)
+        """Indices of the ``archs`` the encoding expresses, and their ``[rows, genes]`` choices
+        (:meth:`Encoding.choices_of`)."""
+        return self.encoding.choices_of(archs)
 
     def terms(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """GCN score, FLOPs and convolution count of each of ``choices[rows, genes]`` (float64; FLOPs 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import jax
@@ -114,6 +114,23 @@ class Encoding(abc.ABC, Generic[Arch]):
     @abc.abstractmethod
     def from_arch(self, arch: Arch) -> np.ndarray:
         """The choices of ``arch``; ``ValueError`` when the encoding cannot express it."""
+
+    def choices_of(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the ``archs`` the encoding expresses, and their ``int32[rows, genes]`` choices.
+
+        An encoding may not express every architecture of its space (a DARTS genotype with a
+        ``none`` edge, or one that does not concatenate every node): those are left out. One
+        :meth:`from_arch` per architecture; a space with a table of its cells overrides it.
+        """
+        rows, choices = [], []
+        for index, arch in enumerate(archs):
+            try:
+                choices.append(self.from_arch(arch))
+            except ValueError:
+                continue
+            rows.append(index)
+        genes = np.stack(choices) if choices else np.zeros((0, self.num_genes), np.int32)
+        return np.asarray(rows, np.int64), genes.astype(np.int32)
 
     def sizes(self, arch: Arch) -> dict[str, int]:
         """``{"params": ..., "flops": ...}`` of ``arch`` as budgets count them (empty where undefined)."""
@@ -281,7 +298,12 @@ class NB201Encoding(Encoding[NB201Arch]):
         return tuple(self.space.ops[int(c)] for c in choices)
 
     def from_arch(self, arch: NB201Arch) -> np.ndarray:
-        return np.array([self.space.ops.index(op) for op in arch], np.int32)
+        return self.space.op_indices([arch])[0]
+
+    def choices_of(self, archs: Sequence[NB201Arch]) -> tuple[np.ndarray, np.ndarray]:
+        """Every cell is expressed: its row of the space's op table (0.2 us a cell, against 3.6 for
+        one :meth:`from_arch` each)."""
+        return np.arange(len(archs), dtype=np.int64), self.space.op_indices(archs)
 
 
 # ---------------------------------------------------------------------------------- DARTS

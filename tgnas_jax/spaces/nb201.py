@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -26,6 +26,8 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: ``(source, target)`` cell nodes of each edge, in arch-string order.
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 _LAST_NODE = 3
+#: Where each cell node's incoming edges start in :data:`EDGES` (and in an arch string).
+_NODE_STARTS = tuple(target * (target - 1) // 2 for target in range(1, _LAST_NODE + 2))
 #: ``random.seed(88); random.shuffle(archs)`` in NB201's ``generate_meta_info`` fixes its index order.
 _INDEX_SHUFFLE_SEED = 88
 _CONV_KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
@@ -62,6 +64,24 @@ def _index_order() -> tuple[NB201Arch, ...]:
 @functools.cache
 def _index_of() -> dict[NB201Arch, int]:
     return {arch: i for i, arch in enumerate(_index_order())}
+
+
+@functools.cache
+def _by_text() -> dict[str, NB201Arch]:
+    """Every cell by its canonical string. The parser takes nothing else, so a valid string is one of
+    these: a table of the finite space (built once, 20 ms), not a memo of what was parsed before."""
+    return {_format(arch): arch for arch in _index_order()}
+
+
+@functools.cache
+def _op_table() -> np.ndarray:
+    """``int32[15625, 6]``: each cell's ops as indices into :data:`OPS`, in index order."""
+    return np.array([[OPS.index(op) for op in arch] for arch in _index_order()], np.int32)
+
+
+def _format(arch: NB201Arch) -> str:
+    pairs = [f"{op}~{source}" for op, (source, _) in zip(arch, EDGES, strict=True)]
+    return "+".join("|" + "|".join(pairs[a:b]) + "|" for a, b in itertools.pairwise(_NODE_STARTS))
 
 
 def _edge_params(op: str, channels: int) -> int:
@@ -123,12 +143,11 @@ class NB201Space(SearchSpace[NB201Arch]):
     def parse(self, text: str) -> NB201Arch:
         if not isinstance(text, str):
             raise SpaceError(f"an NB201 arch string must be a str, got {type(text).__name__}")
-        return _parse(text)
+        arch = _by_text().get(text)
+        return arch if arch is not None else _parse(text)
 
     def format(self, arch: NB201Arch) -> str:
-        pairs = [f"{op}~{source}" for op, (source, _) in zip(self.check(arch), EDGES, strict=True)]
-        starts = [target * (target - 1) // 2 for target in range(1, _LAST_NODE + 2)]
-        return "+".join("|" + "|".join(pairs[a:b]) + "|" for a, b in itertools.pairwise(starts))
+        return _format(self.check(arch))
 
     def to_graphs(self, arch: NB201Arch) -> tuple[ArchGraph, ...]:
         return (_cell_graph(self.check(arch), self.encoding),)
@@ -150,6 +169,11 @@ class NB201Space(SearchSpace[NB201Arch]):
     def index(self, arch: NB201Arch) -> int:
         """The cell's NB201 / NATS-Bench TSS index (the row of the benchmark's tables)."""
         return _index_of()[self.check(arch)]
+
+    def op_indices(self, archs: Sequence[NB201Arch]) -> np.ndarray:
+        """``int32[len(archs), 6]``: each cell's ops as indices into :attr:`ops`, in bulk (a table row per cell)."""
+        index = _index_of()
+        return _op_table()[np.fromiter((index[self.check(a)] for a in archs), np.int64, len(archs))]
 
     def arch_at(self, index: int) -> NB201Arch:
         order = _index_order()
@@ -182,6 +206,12 @@ class NB201Space(SearchSpace[NB201Arch]):
 
     def check(self, arch: object) -> NB201Arch:
         """``arch`` as a tuple, or :class:`SpaceError` when it is not a cell of this space."""
+        if type(arch) is tuple:
+            try:
+                if arch in _index_of():  # the common case, one lookup; the checks below name a fault
+                    return arch
+            except TypeError:  # an unhashable element
+                pass
         if not isinstance(arch, tuple | list) or len(arch) != len(EDGES):
             raise SpaceError(f"an NB201 arch is a tuple of {len(EDGES)} op names, got {quote(arch)}")
         for op, (source, target) in zip(arch, EDGES, strict=True):
@@ -192,9 +222,8 @@ class NB201Space(SearchSpace[NB201Arch]):
         return tuple(arch)
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _parse(text: str) -> NB201Arch:
-    """Memoised: scoring the space whole parses the same 15,625 strings again and again."""
+    """The cell of a string that is no canonical one: a :class:`SpaceError` naming its fault."""
     nodes = text.split("+")
     if len(nodes) != _LAST_NODE:
         raise SpaceError(
