@@ -42,11 +42,14 @@ def test_nb201_choices_round_trip_over_the_whole_space() -> None:
     np.testing.assert_array_equal(np.asarray(jax.vmap(encoding.decode)(genes)), choices)
 
 
-@pytest.mark.parametrize("name", ["nb201", "darts"])
+@pytest.mark.parametrize("name", ["nb201", "nb101", "darts"])
 def test_choices_of_a_batch_are_each_architectures_own(name: str) -> None:
-    """NB201 reads its cells' choices from a table in bulk; DARTS leaves out a genotype it cannot express."""
+    """NB201 reads its cells' choices from a table, NB101 gathers each cell size's edges at once; DARTS leaves
+    out a genotype it cannot express."""
     encoding = encoding_for(SPACES[name])
     archs = _archs(name)
+    if name == "nb101":  # the smallest cell, input -> output, has no inner vertex
+        archs.append(SPACES[name].parse("01/00|input,output"))
     if name == "darts":
         genotype = PUBLISHED["DARTS_V2"]
         archs.insert(3, Genotype(genotype.normal, (2, 3), genotype.reduce, genotype.reduce_concat))
