@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tgnas_jax import metrics, transfer
+from tgnas_jax.predictor import Predictor
 from tgnas_jax.predictor_files import load_predictor
 from tgnas_jax.prior import CostBlend
 
@@ -28,14 +29,16 @@ FLOP_WEIGHTS = (0.25, 0.5, 1.0)
 CONV_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
-def _terms(predictor: object, tset: transfer.TransferSet) -> tuple[np.ndarray, ...]:
+def _terms(predictor: Predictor, tset: transfer.TransferSet) -> tuple[np.ndarray, ...]:
     """GCN score, log FLOPs and convolution count of a set's architectures, and their CIFAR-10 truth."""
     gcn = predictor.score(tset.archs, tset.space, prior=False)
     return gcn, tset.all_log_flops(), tset.all_convolutions(), tset.truth["cifar10"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def selection_sets(doc: str) -> tuple[argparse.Namespace, dict[str, tuple[Predictor, transfer.TransferSet]]]:
+    """The command line both prior benchmarks share, and their two sets with the predictor each is scored by:
+    NB301 with ``--full``, the NB101 operator-transfer hold-out with ``--transfer``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", type=Path, required=True, help="predictor trained on all of NB101 (for NB301)")
     parser.add_argument("--transfer", type=Path, required=True, help="predictor trained with transfer_op set")
     parser.add_argument("--data-dir", help="benchmark data directory (default: $TGNAS_DATA_DIR)")
@@ -45,8 +48,15 @@ def main() -> None:
     holdouts = [t for t in transfer.nb101_holdout_sets(held_out, args.data_dir) if t.name.startswith("nb101-without")]
     if not holdouts:
         parser.error(f"{args.transfer} holds out no operator (train it with --set transfer_op=...)")
-    sets = {"nb301": _terms(load_predictor(args.full), transfer.nb301_set(args.data_dir))}
-    sets[holdouts[0].name] = _terms(held_out, holdouts[0])
+    return args, {
+        "nb301": (load_predictor(args.full), transfer.nb301_set(args.data_dir)),
+        holdouts[0].name: (held_out, holdouts[0]),
+    }
+
+
+def main() -> None:
+    args, chosen = selection_sets(__doc__)
+    sets = {name: _terms(predictor, tset) for name, (predictor, tset) in chosen.items()}
     rows = []
     for w in FLOP_WEIGHTS:
         for c in CONV_WEIGHTS:
