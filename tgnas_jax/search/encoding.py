@@ -298,10 +298,10 @@ class NB201Encoding(Encoding[NB201Arch]):
         return tuple(self.space.ops[int(c)] for c in choices)
 
     def from_arch(self, arch: NB201Arch) -> np.ndarray:
-        return self.space.op_indices([arch])[0]
+        return np.array([self.space.ops.index(op) for op in arch], np.int32)
 
     def choices_of(self, archs: Sequence[NB201Arch]) -> tuple[np.ndarray, np.ndarray]:
-        """Every cell is expressed: its row of the space's op table (0.2 us a cell, against 3.6 for
+        """Every cell is expressed: its row of the space's op table (0.4 us a cell, against 2-3 us for
         one :meth:`from_arch` each)."""
         return np.arange(len(archs), dtype=np.int64), self.space.op_indices(archs)
 

@@ -69,7 +69,7 @@ def _index_of() -> dict[NB201Arch, int]:
 @functools.cache
 def _by_text() -> dict[str, NB201Arch]:
     """Every cell by its canonical string. The parser takes nothing else, so a valid string is one of
-    these: a table of the finite space (built once, 20 ms), not a memo of what was parsed before."""
+    these: a table of the finite space (built once, about 50 ms), not a memo of what was parsed before."""
     return {_format(arch): arch for arch in _index_order()}
 
 
