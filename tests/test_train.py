@@ -173,3 +173,62 @@ def test_a_run_dir_stamped_before_a_field_was_added_still_resumes(tmp_path):
     stamp.write_text("{not json")
     with pytest.raises(ValueError, match="has an unreadable train_config.json"):
         claim_run_dir(run_dir, TINY)
+
+
+def test_a_distilled_step_trains_towards_the_teacher_not_the_labels():
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from tgnas_jax.batching import DenseCells
+    from tgnas_jax.model import GCN
+    from tgnas_jax.training import Cells, Teacher, TrainState, make_train_step
+
+    rng = np.random.default_rng(0)
+    adjacency = np.triu(rng.integers(0, 2, (16, 5, 5)), 1).astype(np.uint8)
+    ops = rng.integers(0, 3, (16, 5)).astype(np.int32)
+    mask = np.ones((16, 5), np.float32)
+    op_table = jnp.asarray(rng.normal(size=(3, 8)), jnp.float32)
+    graph = DenseCells(jnp.asarray(adjacency), jnp.asarray(ops), jnp.asarray(mask))
+    model = GCN(ModelConfig(hidden=8, layers=2))
+    members = [model.init(jax.random.PRNGKey(k), graph, op_table)["params"] for k in (1, 2)]
+    teacher = Teacher(model, jax.tree.map(lambda *xs: jnp.stack(xs), *members))
+    taught = np.mean([model.apply({"params": p}, graph, op_table) for p in members], axis=0)
+    params = model.init(jax.random.PRNGKey(3), graph, op_table)["params"]
+    mine = model.apply({"params": params}, graph, op_table)
+    labels = jnp.asarray(rng.normal(size=16), jnp.float32)
+    optimizer = optax.sgd(0.0)
+    state = TrainState(step=jnp.array(0), params=params, opt_state=optimizer.init(params))
+    cells = Cells(graph.adjacency, graph.ops, graph.mask, labels)
+    for distill, target in ((1.0, taught), (0.5, 0.5 * labels + 0.5 * taught), (0.0, labels)):
+        step = make_train_step(model, optimizer, "mse", distill=distill)
+        _, loss = step(state, cells, op_table, jax.random.PRNGKey(0), teacher)
+        np.testing.assert_allclose(float(loss), float(np.mean((mine - target) ** 2)), rtol=1e-5)
+    with pytest.raises(ValueError, match="needs a teacher"):
+        make_train_step(model, optimizer, "mse", distill=1.0)(state, cells, op_table, jax.random.PRNGKey(0))
+
+
+def test_substitution_replaces_only_operation_nodes_with_drawn_operators():
+    ops = np.array([[0, 2, 3, 1, -1], [0, 1, -1, -1, -1]], np.int32)
+    eligible = np.array([False, False, True, True, False, False, False])
+    choices = np.array([5, 6])
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(train_module.substitute_ops(ops, eligible, choices, 0.0, rng), ops)
+    every = train_module.substitute_ops(ops, eligible, choices, 1.0, rng)
+    replaced = np.isin(ops, [2, 3])
+    assert np.isin(every[replaced], choices).all()
+    np.testing.assert_array_equal(every[~replaced], ops[~replaced])  # input, output and padding stay
+    assert "maxpool3x3" in train_module.SUBSTITUTES and "input" not in train_module.SUBSTITUTES
+
+
+def test_a_student_copies_a_teacher_of_its_own_split_only(data_dir, tiny_run, tmp_path):
+    teacher, _, _ = tiny_run
+    teacher.save(tmp_path / "teacher", metadata={"train_config": dataclasses.asdict(TINY)})
+    cfg = dataclasses.replace(TINY, epochs=2, teacher=str(tmp_path / "teacher"), distill_ops=0.5)
+    student, report = train(cfg, str(data_dir))
+    assert len(student.members) == 1 and sorted(student.op_vectors) == sorted(teacher.op_vectors)
+    assert report["val"]["kendall_tau"] > 0.2
+    with pytest.raises(ValueError, match=r"another split: transfer_op=None \(this run: 'maxpool3x3'\)"):
+        train(dataclasses.replace(cfg, transfer_op="maxpool3x3"), str(data_dir))
+    with pytest.raises(train_module.ConfigError, match="distill_ops needs a teacher and distill=1"):
+        train(dataclasses.replace(cfg, distill=0.5), str(data_dir))

@@ -31,6 +31,7 @@ from tgnas_jax import strictjson
 from tgnas_jax._cli import LOGGER, HelpFormatter, add_verbosity, configure_logging, shows_progress
 from tgnas_jax.batching import DenseCells
 from tgnas_jax.data import DataError, NB101Table, load_nb101, load_nb201
+from tgnas_jax.embeddings.descriptions import KNOWN_OPERATORS
 from tgnas_jax.embeddings.table import DIM
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor, fit_reduction, operator_vectors
@@ -38,6 +39,7 @@ from tgnas_jax.spaces.nb201 import NB201Space
 from tgnas_jax.training import (
     Cells,
     Loss,
+    Teacher,
     TrainState,
     insert_identity_nodes,
     make_predict,
@@ -97,6 +99,15 @@ class TrainConfig:
     #: Seeds of the ensemble members; the shipped predictor averages them.
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     split_seed: int = 0
+    #: A saved predictor (folder) whose ensemble each member learns to copy (``distill``): it must
+    #: have been trained on this run's split, so no held-out cell reaches the member through it.
+    teacher: str | None = None
+    #: Targets are ``(1 - distill) * label + distill * teacher score`` (``training.make_train_step``).
+    distill: float = 1.0
+    #: With a teacher (and ``distill`` 1): the chance that each operation node of a training cell is
+    #: given, at each step, an operator drawn from the description table (:data:`SUBSTITUTES`) for the
+    #: teacher to score, so the student copies the ensemble where no label exists.
+    distill_ops: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,57 @@ def nb201_training_cells(
     return (adjacency, ops, (ops >= 0).astype(np.float32)), labels.astype(np.float32)
 
 
+#: Operators a distilled student meets with its teacher's scores only (``distill_ops``): every operator
+#: of the description table that can be a node of a scored graph.
+SUBSTITUTES: tuple[str, ...] = tuple(
+    op for op in KNOWN_OPERATORS if op not in ("input", "output", "none", "zero", "zeroize")
+)
+
+
+def substitute_ops(
+    ops: np.ndarray, eligible: np.ndarray, choices: np.ndarray, chance: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``ops`` with each node whose op is ``eligible`` (a mask over op indices) replaced, with probability
+    ``chance``, by a uniform draw from ``choices`` (op indices)."""
+    ops = ops.copy()
+    hit = (ops >= 0) & eligible[np.maximum(ops, 0)] & (rng.random(ops.shape) < chance)
+    ops[hit] = rng.choice(choices, int(hit.sum()))
+    return ops
+
+
+#: The fields that decide which NB101 cells a run trains on and holds out.
+SPLIT_FIELDS = ("transfer_op", "split_seed", "val_size", "min_accuracy", "train_fraction", "mix_nb201")
+
+
+def load_teacher(cfg: TrainConfig, vocab: Sequence[str], op_table: np.ndarray) -> Teacher:
+    """The ensemble saved at ``cfg.teacher``, checked to have been trained on this run's split (else a
+    held-out cell would reach the student through its scores) and to read operators as this run does."""
+    from tgnas_jax.predictor_files import load_predictor
+
+    predictor = load_predictor(cfg.teacher)
+    recorded = predictor.metadata.get("train_config")
+    if not isinstance(recorded, dict):
+        raise ValueError(f"teacher {cfg.teacher!r} records no train_config, so its training split is unknown")
+    recorded = _with_defaults(recorded, _trained_fields(TrainConfig()))
+    mine = _trained_fields(cfg)
+    differ = [name for name in SPLIT_FIELDS if recorded.get(name) != mine[name]]
+    if differ:
+        shown = ", ".join(f"{name}={recorded.get(name)!r} (this run: {mine[name]!r})" for name in differ)
+        raise ValueError(f"teacher {cfg.teacher!r} was trained on another split: {shown}")
+    if predictor.embedding != cfg.embedding:
+        raise ValueError(
+            f"teacher {cfg.teacher!r} embeds operators as {predictor.embedding}, this run as {cfg.embedding}"
+        )
+    missing = [op for op in vocab if op not in predictor.op_vectors]
+    if missing:
+        raise ValueError(f"teacher {cfg.teacher!r} has no vectors for the training operators {missing}")
+    theirs = np.stack([predictor.op_vectors[op] for op in vocab])
+    if not np.allclose(theirs, op_table, atol=1e-5):
+        raise ValueError(f"teacher {cfg.teacher!r} holds other vectors for the training operators than this run")
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *predictor.members)
+    return Teacher(GCN(predictor.model_config), stacked)
+
+
 def learning_rate_schedule(peak: float, total: int) -> optax.Schedule:
     """Linear warmup over a tenth of the ``total`` steps (at most 500), then cosine decay to 0.
 
@@ -226,10 +288,15 @@ def train_member(
     op_table: jax.Array,
     run_dir: Path | None,
     identity_op: int = -1,
+    teacher: Teacher | None = None,
+    substitutes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train one ensemble member on dense ``cells``; validates on ``holdouts["val"]`` each epoch
     and reports every hold-out at the end. Resumes from ``run_dir`` when it holds a checkpoint.
-    ``identity_op`` indexes ``op_table``'s identity operator, for ``cfg.identity_nodes``."""
+    ``identity_op`` indexes ``op_table``'s identity operator, for ``cfg.identity_nodes``;
+    ``teacher`` is the ensemble copied when ``cfg.teacher`` is set; ``substitutes``, for
+    ``cfg.distill_ops``, are a mask of the op indices that may be replaced and the indices drawn from
+    (rows of ``op_table`` past the training vocabulary)."""
     model = GCN(cfg.model)
     steps_per_epoch = len(labels) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
@@ -273,9 +340,11 @@ def train_member(
             start_epoch = last + 1
             _write_text(history_file, strictjson.dumps(history) + "\n")
             LOGGER.info("seed %d: resuming after epoch %d from %s", seed, last, member_dir)
-    blocks = cfg.embedding.blocks(op_table.shape[0])
-    noise = feature_noise_scales(np.asarray(op_table), cfg.feature_noise, blocks)
-    step = make_train_step(model, optimizer, cfg.loss, noise, cfg.top_weight)
+    vocab_size = op_table.shape[0] - (0 if substitutes is None else len(substitutes[1]))
+    blocks = cfg.embedding.blocks(vocab_size)
+    # The noise's scale is the training operators' spread, whatever else the table holds.
+    noise = feature_noise_scales(np.asarray(op_table[:vocab_size]), cfg.feature_noise, blocks)
+    step = make_train_step(model, optimizer, cfg.loss, noise, cfg.top_weight, cfg.distill if teacher else 0.0)
     predict = make_predict(model)
     val_cells, val_truth = holdouts["val"]
     epochs = tqdm(
@@ -296,8 +365,10 @@ def train_member(
             dense = tuple(x[rows] for x in cells)
             if cfg.identity_nodes:
                 dense = insert_identity_nodes(*dense, identity_op, cfg.identity_nodes, splicing)
+            if substitutes is not None and cfg.distill_ops:
+                dense = (dense[0], substitute_ops(dense[1], *substitutes, cfg.distill_ops, splicing), dense[2])
             batch = Cells(*dense, labels[rows])
-            state, loss = step(state, batch, op_table, dropout_key)
+            state, loss = step(state, batch, op_table, dropout_key, teacher)
             losses.append(loss)
         loss_value = float(jnp.mean(jnp.stack(losses)))
         if not np.isfinite(loss_value):
@@ -419,9 +490,17 @@ def _train(cfg: TrainConfig, data_dir: str | None, run_dir: Path | None) -> tupl
     members, member_metrics = [], []
     started = time.perf_counter()
     identity_op = vocab.index("skip_connect") if cfg.identity_nodes else -1
+    teacher = load_teacher(cfg, vocab, vectors) if cfg.teacher is not None else None
+    substitutes = None
+    if cfg.distill_ops:
+        # The drawn operators' vectors follow the training vocabulary's in the table.
+        extra = [op for op in SUBSTITUTES if op not in vocab]
+        op_table = jnp.asarray(np.concatenate([vectors, operator_vectors(extra, cfg.embedding, reduction)]))
+        eligible = np.array([op not in ("input", "output") for op in vocab] + [False] * len(extra))
+        substitutes = (eligible, np.arange(len(vocab), len(vocab) + len(extra)))
     for seed in cfg.seeds:
         params, metrics = train_member(
-            cells, labels.astype(np.float32), holdouts, cfg, seed, op_table, run_dir, identity_op
+            cells, labels.astype(np.float32), holdouts, cfg, seed, op_table, run_dir, identity_op, teacher, substitutes
         )
         members.append(params)
         member_metrics.append(metrics)
@@ -501,6 +580,8 @@ BOUNDS: dict[str, Bounds] = {
     "feature_noise": Bounds(0),
     "top_weight": Bounds(0),
     "identity_nodes": Bounds(0),
+    "distill": Bounds(0, 1),
+    "distill_ops": Bounds(0, 1),
     "seeds": Bounds(0, 2**32, open_high=True),
     "split_seed": Bounds(0, 2**32, open_high=True),
 }
@@ -594,6 +675,10 @@ def validate_config(cfg: Any, prefix: str = "") -> None:
         for number in value if isinstance(value, tuple) else (value,):
             if bounds is not None and number is not None and number not in bounds:
                 raise ConfigError(f"{name} must be {bounds}, got {number!r}")
+    if not prefix and getattr(cfg, "distill_ops", 0) and (cfg.teacher is None or cfg.distill != 1):
+        raise ConfigError("distill_ops needs a teacher and distill=1: a drawn operator's cell has no label")
+    if not prefix and getattr(cfg, "teacher", None) is not None and cfg.mix_nb201:
+        raise ConfigError("teacher and mix_nb201 do not combine: the teacher scores NB101 cells only")
     seeds = getattr(cfg, "seeds", None) if not prefix else None
     if isinstance(seeds, tuple) and (not seeds or len(set(seeds)) < len(seeds)):
         raise ConfigError(f"seeds must be one or more distinct seeds (one member each), got {seeds}")

@@ -64,31 +64,55 @@ def loss_fn(scores: jax.Array, labels: jax.Array, kind: Loss, top_weight: float 
     return mse + pairwise_loss(scores, labels)
 
 
+@flax.struct.dataclass
+class Teacher:
+    """A trained ensemble whose mean score a member learns to copy (distillation)."""
+
+    model: GCN = flax.struct.field(pytree_node=False)
+    #: The members' parameters stacked along a leading axis.
+    stacked: Any
+
+    def __call__(self, graph: DenseCells, op_table: jax.Array) -> jax.Array:
+        scores = jax.vmap(lambda p: self.model.apply({"params": p}, graph, op_table))(self.stacked)
+        return jax.lax.stop_gradient(scores.mean(axis=0))
+
+
 def make_train_step(
     model: GCN,
     optimizer: optax.GradientTransformation,
     loss: Loss,
     feature_noise: float | np.ndarray = 0.0,
     top_weight: float = 1.0,
-) -> Callable[[TrainState, Cells, jax.Array, jax.Array], tuple[TrainState, jax.Array]]:
-    """A pure, jitted step: (state, batch, op_table, key) -> (new state, loss).
+    distill: float = 0.0,
+) -> Callable[[TrainState, Cells, jax.Array, jax.Array, Teacher | None], tuple[TrainState, jax.Array]]:
+    """A pure, jitted step: (state, batch, op_table, key, teacher) -> (new state, loss).
 
     ``feature_noise`` > 0 adds Gaussian noise of that standard deviation (one, or one per feature
     column) to every operator's vector at every step: the few training operators then stand for
     neighbourhoods of the feature space, so operators the predictor never saw land on learnt ground.
+    ``distill`` > 0 trains towards ``(1 - distill) * label + distill * teacher score``, the teacher
+    reading the same noisy vectors: one network then copies an ensemble's function, including
+    where the noise stands in for operators neither saw.
     """
     noisy = bool(np.any(feature_noise))
     scale = jnp.asarray(feature_noise, jnp.float32)
 
-    def step(state: TrainState, cells: Cells, op_table: jax.Array, key: jax.Array) -> tuple[TrainState, jax.Array]:
+    def step(
+        state: TrainState, cells: Cells, op_table: jax.Array, key: jax.Array, teacher: Teacher | None = None
+    ) -> tuple[TrainState, jax.Array]:
         graph = DenseCells(cells.adjacency, cells.ops, cells.mask)
         dropout_key, noise_key = jax.random.split(key)
         if noisy:
             op_table = op_table + scale * jax.random.normal(noise_key, op_table.shape, op_table.dtype)
+        if distill and teacher is None:
+            raise ValueError("distill > 0 needs a teacher")
+        targets = cells.labels
+        if distill:
+            targets = (1 - distill) * targets + distill * teacher(graph, op_table)
 
         def objective(params: Any) -> jax.Array:
             scores = model.apply({"params": params}, graph, op_table, train=True, rngs={"dropout": dropout_key})
-            return loss_fn(scores, cells.labels, loss, top_weight)
+            return loss_fn(scores, targets, loss, top_weight)
 
         value, grads = jax.value_and_grad(objective)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
