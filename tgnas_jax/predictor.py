@@ -28,7 +28,7 @@ from tgnas_jax.graph import OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig, output_fed
 from tgnas_jax.prior import CostBlend, convolution_count
 from tgnas_jax.spaces import get_space
-from tgnas_jax.spaces.base import SearchSpace, cell_weights
+from tgnas_jax.spaces.base import SearchSpace, cell_weights, read_archs
 
 #: Score of a cell whose output receives no data: below every trainable cell.
 BROKEN_SCORE = -math.inf
@@ -254,7 +254,7 @@ class Predictor:
             space = get_space(space)
         if space is None:
             return self._score_cells([_as_cells(a) for a in archs], describe)
-        parsed = [space.parse(a) if isinstance(a, str) else space.check(a) for a in archs]
+        parsed = read_archs(space, archs)
         return self._space_scores(space, parsed, describe, self.cost_blend(space, describe=describe) if prior else None)
 
     def _space_scores(

@@ -19,6 +19,7 @@ import numpy as np
 
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.spaces import SearchSpace, get_space
+from tgnas_jax.spaces.base import read_archs
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -92,8 +93,5 @@ def score_stream(
     """
     space = get_space(space) if isinstance(space, str) else space
 
-    def parse(chunk: list[Any]) -> list[Any]:
-        return [space.parse(a) if isinstance(a, str) else space.check(a) for a in chunk]
-
-    for parsed in prefetched(chunked(archs, chunk_size), parse):
+    for parsed in prefetched(chunked(archs, chunk_size), lambda chunk: read_archs(space, chunk)):
         yield np.asarray(predictor.score(parsed, space), np.float32)

@@ -241,3 +241,50 @@ def test_parsing_a_pruned_cell_takes_the_shortcut_and_gives_the_same_cell(space:
     backward = ["0100", "0011", "0100", "0000"], ("input", C3, C1, "output")
     full = ["0" * (i + 1) + "1" * (6 - i) for i in range(7)], ("input", C3, C1, MP, C3, C1, "output")
     assert not any(_already_pruned(rows, ops) for rows, ops in (dangling, backward, full))
+
+
+def _outcome(space: NB101Space, text: object) -> object:
+    try:
+        return space.parse(text)  # type: ignore[arg-type]
+    except SpaceError as err:
+        return str(err)
+
+
+def test_parse_many_reads_every_string_as_parse_does(space: NB101Space) -> None:
+    """The bulk path passes only what parse's shortcut passes; the rest, faults included, is parse's."""
+    rng = np.random.default_rng(4)
+    texts = [space.format(arch) for arch in space.samples(300, seed=4)]
+    # Damage: a flipped bit (unpruned, backward or invalid cells), a swapped op, a non-ASCII digit.
+    for _ in range(300):
+        text = list(texts[rng.integers(len(texts))])
+        at = int(rng.integers(len(text)))
+        text[at] = {"0": "1", "1": "0"}.get(text[at], text[at])
+        texts.append("".join(text))
+    texts += [
+        "0110/0001/0001/0000|input,conv3x3-bn-relu,maxpool3x3,output",
+        "0110/0001/0001/0000|input,conv3x3-bn-relu,avgpool3x3,output",
+        "01/0٠|input,output",
+        "01/00|output,input",
+        "0100/0010/0001/1000|input,conv3x3-bn-relu,conv1x1-bn-relu,output",
+        "0" * 9 + "|input,output",
+    ]
+    expected = [_outcome(space, t) for t in texts]
+    valid = [t for t, e in zip(texts, expected, strict=True) if isinstance(e, NB101Arch)]
+    assert 300 < len(valid) < len(texts)
+    assert space.parse_many(valid) == [e for e in expected if isinstance(e, NB101Arch)]
+    for text, outcome in zip(texts, expected, strict=True):
+        if not isinstance(outcome, NB101Arch):
+            with pytest.raises(SpaceError) as info:
+                space.parse_many([valid[0], text])
+            assert str(info.value) == outcome
+    assert not space.parse_many(valid[:3])[0].adjacency.flags.writeable
+
+
+def test_parse_many_reads_formatted_strings_without_parse(space: NB101Space, monkeypatch) -> None:
+    texts = [space.format(arch) for arch in space.samples(200, seed=5)]
+    unpruned = "0110/0001/0000/0000|input,conv3x3-bn-relu,conv1x1-bn-relu,output"
+    called = []
+    monkeypatch.setattr(space, "parse", lambda text: called.append(text) or NB101Space.parse(space, text))
+    archs = space.parse_many([*texts, unpruned])
+    assert called == [unpruned]  # only the string that needs pruning
+    assert [space.format(a) for a in archs[:-1]] == texts

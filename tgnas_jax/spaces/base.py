@@ -38,6 +38,10 @@ class SearchSpace(abc.ABC, Generic[Arch]):
     def parse(self, text: str) -> Arch:
         """Read the canonical architecture string; raise :class:`SpaceError` naming the fault."""
 
+    def parse_many(self, texts: Sequence[str]) -> list[Arch]:
+        """``[parse(t) for t in texts]``; a space whose strings can be read in bulk overrides it."""
+        return [self.parse(text) for text in texts]
+
     @abc.abstractmethod
     def format(self, arch: Arch) -> str:
         """Write the canonical architecture string; ``parse(format(a)) == a``."""
@@ -90,6 +94,15 @@ class SearchSpace(abc.ABC, Generic[Arch]):
         """``count`` architectures, reproducible from ``seed``."""
         rng = np.random.default_rng(seed)
         return [self.sample(rng) for _ in range(count)]
+
+
+def read_archs(space: SearchSpace[Arch], items: Sequence[object]) -> list[Arch]:
+    """``items`` as ``space``'s architecture objects: strings parsed (in bulk), anything else checked."""
+    strings = [i for i, item in enumerate(items) if isinstance(item, str)]
+    out = [None if isinstance(item, str) else space.check(item) for item in items]
+    for i, arch in zip(strings, space.parse_many([items[i] for i in strings]), strict=True):  # type: ignore[misc]
+        out[i] = arch
+    return out  # type: ignore[return-value]
 
 
 def cell_weights(counts: Sequence[int] | None, cells: int) -> np.ndarray:

@@ -129,6 +129,35 @@ def _already_pruned(rows: list[str], ops: tuple[str, ...]) -> bool:
     return reached == reaching == (1 << n) - 1
 
 
+def _pruned_matrices(n: int, group: Sequence[tuple[int, str, tuple[str, ...]]]) -> list[np.ndarray | None]:
+    """The adjacency of each ``(index, rows text, ops)`` of ``n`` vertices that :func:`_already_pruned`
+    would pass (read-only views of one array), else ``None``: :meth:`NB101Space.parse_many`'s batch test."""
+    text = "".join(matrix for _, matrix, _ in group).encode("utf-8")
+    width = n * n + n - 1
+    if len(text) != len(group) * width:  # a multi-byte character somewhere: the strings one by one
+        return [None] * len(group)
+    raw = np.frombuffer(text, np.uint8).reshape(len(group), width)
+    slashes = np.arange(n, width, n + 1)
+    digits = np.delete(raw, slashes, axis=1)
+    good = (raw[:, slashes] == ord("/")).all(axis=1) & ((digits == ord("0")) | (digits == ord("1"))).all(axis=1)
+    adjacency = (digits - ord("0")).reshape(len(group), n, n)
+    allowed = set(OPS)
+    good &= np.array([ops[0] == INPUT and ops[-1] == OUTPUT and set(ops[1:-1]) <= allowed for _, _, ops in group])
+    good &= ~np.tril(adjacency).any(axis=(1, 2)) & (adjacency.sum(axis=(1, 2)) <= MAX_EDGES)
+    # Every vertex reached from the input and reaching the output (rows run in topological order).
+    reached = np.zeros((len(group), n), bool)
+    reached[:, 0] = True
+    for vertex in range(n - 1):
+        reached |= reached[:, vertex : vertex + 1] & (adjacency[:, vertex] > 0)
+    reaching = np.zeros((len(group), n), bool)
+    reaching[:, n - 1] = True
+    for vertex in reversed(range(n - 1)):
+        reaching[:, vertex] = (adjacency[:, vertex] & reaching).any(axis=1)
+    good &= reached.all(axis=1) & reaching.all(axis=1)
+    adjacency.setflags(write=False)
+    return [adjacency[j] if ok else None for j, ok in enumerate(good.tolist())]
+
+
 def _pruned_cell(adjacency: np.ndarray, ops: tuple[str, ...]) -> ArchGraph:
     """The pruned graph of a spec, or :class:`SpaceError` naming what keeps it out of NB101."""
     if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
@@ -201,6 +230,26 @@ class NB101Space(SearchSpace[NB101Arch]):
             return NB101Arch(adjacency, ops)
         except SpaceError as err:
             raise SpaceError(f"{quote(text)}: {err}") from err
+
+    def parse_many(self, texts: Sequence[str]) -> list[NB101Arch]:
+        """Strings as :meth:`parse` reads them. Those :meth:`format` writes (valid, already pruned) are
+        checked with numpy, one cell size at a time; any other goes through :meth:`parse`, which
+        prunes it or names its fault."""
+        out: list[NB101Arch | None] = [None] * len(texts)
+        groups: dict[int, list[tuple[int, str, tuple[str, ...]]]] = {}
+        for i, text in enumerate(texts):
+            if isinstance(text, str) and len(text) <= MAX_TEXT:
+                matrix_text, bar, ops_text = text.partition("|")
+                ops = tuple(ops_text.split(","))
+                n = len(ops)
+                if bar and 2 <= n <= MAX_VERTICES and len(matrix_text) == n * n + n - 1:
+                    groups.setdefault(n, []).append((i, matrix_text, ops))
+                    continue
+            out[i] = self.parse(text)
+        for n, group in groups.items():
+            for (i, _, ops), adjacency in zip(group, _pruned_matrices(n, group), strict=True):
+                out[i] = self.parse(texts[i]) if adjacency is None else NB101Arch._trusted(adjacency, ops)
+        return out  # type: ignore[return-value]
 
     def format(self, arch: NB101Arch) -> str:
         rows = "/".join("".join(str(bit) for bit in row) for row in arch.adjacency.tolist())
