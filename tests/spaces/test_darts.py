@@ -441,3 +441,35 @@ def test_a_genotype_string_where_a_genotype_is_needed_names_the_parser() -> None
         space.to_graphs(text)
     with pytest.raises(SpaceError, match=r"a DARTS arch is a Genotype, got int 3"):
         space.check(3)
+
+
+def test_the_exact_reader_takes_only_format_s_text_and_reads_it_as_the_full_readers_do() -> None:
+    """``_exact_genotype`` reads format()'s text by lookups; every other text, valid or not, is left
+    to the readers that check and name faults (None), and what it reads they read the same."""
+    from tgnas_jax.spaces import darts
+
+    rng = np.random.default_rng(6)
+    texts = [SPACE.format(SPACE.sample(rng)) for _ in range(300)]
+    for text in texts:
+        assert darts._exact_genotype(text) == Genotype(**_call_arguments(text))
+    # Damage each in one place: a digit, an op, spacing, the concat order; valid or not, never misread.
+    taken = 0
+    for text in texts:
+        at = int(rng.integers(len(text)))
+        for damaged in (
+            text[:at] + str(rng.integers(6)) + text[at + 1 :],
+            text.replace("sep_conv_3x3", "sep_conv_9x9", 1),
+            text.replace(", (", ",(", 1),
+            text.replace("[2, 3, 4, 5]", "[3, 2, 4, 5]", 1),
+            text.replace("[2, 3, 4, 5]", "[2, 3]", 1),
+        ):
+            exact = darts._exact_genotype(damaged)
+            try:
+                full = Genotype(**_call_arguments(damaged))
+            except (SpaceError, TypeError):
+                full = None
+            if exact is not None:
+                taken += 1
+                assert exact == full and SPACE.format(exact) == damaged
+    assert taken > 300  # the damage that leaves a formatted, valid genotype (a new op, [2, 3]) is read exactly
+    assert SPACE.parse(texts[0]) == Genotype(**_call_arguments(texts[0]))
