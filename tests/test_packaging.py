@@ -24,7 +24,14 @@ import pytest
 import tgnas_jax
 from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings import SHIPPED_TABLE
-from tgnas_jax.predictor_files import DEFAULT_CHECKPOINT, FORMAT_VERSION, CheckpointError, load_predictor
+from tgnas_jax.predictor_files import (
+    DEFAULT_CHECKPOINT,
+    FORMAT_VERSION,
+    SHIPPED_PREDICTORS,
+    CheckpointError,
+    load_predictor,
+    predictor_path,
+)
 from tgnas_jax.spaces import NB201Space
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,9 +106,21 @@ def test_version_is_the_installed_distribution_version():
 
 def test_every_shipped_predictor_has_the_current_format():
     folders = [p.parent for p in (REPO / "checkpoints").glob("*/predictor.json")]
+    assert sorted(folders) == sorted(shipped_path(name) for name in SHIPPED_PREDICTORS)
     assert DEFAULT_CHECKPOINT in folders
     for folder in folders:
         assert json.loads((folder / "predictor.json").read_text())["format_version"] == FORMAT_VERSION, folder
+
+
+def test_shipped_predictors_load_by_name_and_a_local_folder_of_that_name_comes_first(tmp_path, monkeypatch):
+    distilled = load_predictor("tgnas-nb101-distilled")
+    assert len(distilled.members) == 1 and len(load_predictor("tgnas-nb101").members) == 4
+    monkeypatch.chdir(tmp_path)
+    assert predictor_path("tgnas-nb101-distilled") == shipped_path("tgnas-nb101-distilled")
+    distilled.save(tmp_path / "tgnas-nb101-distilled")
+    assert predictor_path("tgnas-nb101-distilled") == tmp_path / "tgnas-nb101-distilled"
+    with pytest.raises(CheckpointError, match="shipped predictors, by name: tgnas-nb101, tgnas-nb101-distilled"):
+        load_predictor("tgnas-nb101-distiled")
 
 
 @pytest.fixture(scope="module")

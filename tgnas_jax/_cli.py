@@ -50,7 +50,13 @@ def int_at_least(least: int, most: int | None = None) -> Callable[[str], int]:
 
 def add_predictor_options(parser: argparse.ArgumentParser) -> None:
     """``--predictor PATH`` and ``--members K``, what :func:`tgnas_jax.load_predictor` takes."""
-    parser.add_argument("--predictor", type=Path, default=None, help="predictor checkpoint (default: the shipped one)")
+    parser.add_argument(
+        "--predictor",
+        default=None,
+        metavar="PATH_OR_NAME",
+        help="predictor checkpoint folder, or a shipped one by name: tgnas-nb101 (the default, an ensemble of "
+        "4) or tgnas-nb101-distilled (one network, 4x less compute)",
+    )
     parser.add_argument(
         "--members",
         type=int_at_least(1),

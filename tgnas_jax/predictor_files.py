@@ -34,7 +34,10 @@ from tgnas_jax.graph import INPUT, OUTPUT, ArchGraph
 from tgnas_jax.model import GCN, ModelConfig
 from tgnas_jax.predictor import EmbeddingConfig, Predictor
 
-DEFAULT_CHECKPOINT = shipped_path("tgnas-nb101")
+#: The predictors the package ships, by name: ``load_predictor(name)``, ``--predictor name``. The
+#: first is the default; the second is one network distilled from it (see its model card).
+SHIPPED_PREDICTORS = ("tgnas-nb101", "tgnas-nb101-distilled")
+DEFAULT_CHECKPOINT = shipped_path(SHIPPED_PREDICTORS[0])
 #: Layout of a saved predictor (``predictor.json``'s "format_version"); bump it when the layout changes.
 FORMAT_VERSION = 4
 #: Older formats read as they are (2: no ``embedding.attributes``, which was then always false;
@@ -347,7 +350,10 @@ def _fill_added_fields(header: dict[str, Any]) -> None:
 def _load(path: Path, upgrading: bool = False) -> Predictor:
     header_file = path / HEADER
     if not header_file.is_file():
-        raise CheckpointError(f"no predictor checkpoint at {str(path)!r}: {header_file.name} is missing")
+        raise CheckpointError(
+            f"no predictor checkpoint at {str(path)!r}: {header_file.name} is missing "
+            f"(the shipped predictors, by name: {', '.join(SHIPPED_PREDICTORS)})"
+        )
     where = f"predictor checkpoint at {str(path)!r} is corrupt or incomplete"
     try:
         header = json.loads(header_file.read_bytes())
@@ -403,8 +409,19 @@ def _restore_target(checkpointer: ocp.StandardCheckpointer, params: Path) -> Any
     return jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), saved)
 
 
+def predictor_path(path: str | Path | None) -> Path:
+    """Where the predictor ``path`` names lies: a folder, else a shipped predictor's name (a folder of
+    that name in the working directory comes first), ``None`` for the default."""
+    if path is None:
+        return DEFAULT_CHECKPOINT
+    if str(path) in SHIPPED_PREDICTORS and not Path(path).exists():
+        return shipped_path(str(path))
+    return Path(path).absolute()
+
+
 def load_predictor(path: str | Path | None = None, members: int | None = None) -> Predictor:
-    """The predictor saved at ``path``; by default the shipped NB101-trained one.
+    """The predictor saved at ``path`` or shipped under that name (:data:`SHIPPED_PREDICTORS`); by
+    default the shipped NB101-trained ensemble.
 
     Before anything is used the files are checked against the checksum manifest, the header
     against its schema, the parameters against the header's model, and probe cells must score.
@@ -416,7 +433,7 @@ def load_predictor(path: str | Path | None = None, members: int | None = None) -
     """
     if members is not None and (type(members) is not int or members < 1):
         raise ValueError(f"members must be a positive integer, got {members!r}")
-    predictor = _load(Path(path if path is not None else DEFAULT_CHECKPOINT).absolute())
+    predictor = _load(predictor_path(path))
     if members is None:
         return predictor
     if members > len(predictor.members):
