@@ -52,10 +52,11 @@ def add_predictor_options(parser: argparse.ArgumentParser) -> None:
     """``--predictor PATH`` and ``--members K``, what :func:`tgnas_jax.load_predictor` takes."""
     parser.add_argument(
         "--predictor",
+        type=Path,
         default=None,
         metavar="PATH_OR_NAME",
-        help="predictor checkpoint folder, or a shipped one by name: tgnas-nb101 (the default, an ensemble of "
-        "4) or tgnas-nb101-distilled (one network, 4x less compute)",
+        help="predictor checkpoint folder, or a shipped one by name: tgnas-nb101 (an ensemble of 4) or "
+        "tgnas-nb101-distilled (one network, 4x less compute) (default: tgnas-nb101)",
     )
     parser.add_argument(
         "--members",
