@@ -428,8 +428,9 @@ def load_predictor(path: str | Path | None = None, members: int | None = None) -
     Any fault raises :class:`CheckpointError` naming the file and what is wrong.
 
     ``members``: score with the ensemble's first ``members`` only (default: all). The forward's
-    cost is proportional: the shipped predictor's first member alone scores 1.4-2.7x as fast end
+    cost is proportional: the shipped predictor's first member alone scores 1.1-2.9x as fast end
     to end and ranks a little below the ensemble (NB301 rho 0.578 against 0.594; its model card).
+    ``"tgnas-nb101-distilled"`` has the same cost and ranks as the ensemble does on NB201.
     """
     if members is not None and (type(members) is not int or members < 1):
         raise ValueError(f"members must be a positive integer, got {members!r}")
