@@ -1,0 +1,107 @@
+"""Where a warm ``python -m tgnas_jax.search`` (hybrid NB201) spends its time, phase by phase.
+
+``cli_startup.py`` times the whole process; this splits it, so the next cut is aimed at the largest
+part. Each round is a fresh process with the compilation cache a first (discarded) run filled. It
+runs what the command runs, one phase after another instead of the two methods side by side:
+imports, ``load_predictor`` (checksums, orbax restore, probe cells), ``Scorer.of`` (the size
+prior's reference sample), then for each method its jitted program traced, lowered, compiled (a
+cache hit) and run. Reported: the median of each phase over ``--repeats`` rounds.
+
+``python benchmarks/cli_phases.py`` prints a markdown table and writes ``benchmarks/results/cli_phases.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: Run in a fresh process; prints one JSON line of phase -> seconds.
+CHILD = r"""
+import json, time
+start = time.perf_counter()
+import jax
+from tgnas_jax.compilation import enable_compilation_cache
+import tgnas_jax
+from tgnas_jax.search import api
+from tgnas_jax.search.encoding import encoding_for
+from tgnas_jax.search.problem import Scorer
+from tgnas_jax.spaces import get_space
+enable_compilation_cache(min_compile_seconds=0)
+phases = {"import": time.perf_counter() - start}
+mark = time.perf_counter()
+
+def lap(name):
+    global mark
+    now = time.perf_counter()
+    phases[name] = now - mark
+    mark = now
+
+predictor = tgnas_jax.load_predictor()
+lap("load_predictor")
+encoding = encoding_for(get_space("nb201"))
+scorer = Scorer.of(predictor, encoding)
+lap("size prior (Scorer.of)")
+key = jax.random.PRNGKey(0)
+for method in ("prune", "evolve"):
+    sizes = (api.DEFAULT_POPULATION, api.DEFAULT_GENERATIONS, 0)
+    program = api._program(method, encoding, scorer, predictor, False, *sizes)
+    traced = program.trace(scorer.weights, None, key)
+    lap(f"{method}: trace")
+    lowered = traced.lower()
+    lap(f"{method}: lower")
+    compiled = lowered.compile()
+    lap(f"{method}: compile (cache hit)")
+    jax.device_get(compiled(scorer.weights, None, key))
+    lap(f"{method}: run")
+phases["total"] = time.perf_counter() - start
+print(json.dumps(phases))
+"""
+
+
+def one_round(cache: str) -> dict[str, float]:
+    env = {**os.environ, "TGNAS_CACHE_DIR": cache}
+    done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise RuntimeError(f"the phase run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="fresh processes after the warm-up (default: 5)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "cli_phases", help="output stem (default: %(default)s)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tgnas-phases-") as cache:
+        one_round(cache)  # fills the compilation cache
+        rounds = [one_round(cache) for _ in range(args.repeats)]
+    medians = {phase: statistics.median(r[phase] for r in rounds) for phase in rounds[0]}
+    command = "python benchmarks/cli_phases.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    lines = [
+        "# A warm `python -m tgnas_jax.search` (hybrid NB201), phase by phase",
+        "",
+        f"`{command.strip()}`; medians of {args.repeats} fresh processes with a warm compilation cache,"
+        " the phases run one after another (the command runs the two methods side by side).",
+        "",
+        "| phase | seconds | share |",
+        "|---|---|---|",
+        *(f"| {p} | {s:.2f} | {s / medians['total']:.0%} |" for p, s in medians.items() if p != "total"),
+        f"| **total** | **{medians['total']:.2f}** | |",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"command": command, "rounds": rounds, "medians": medians}
+    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
