@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from cli_startup import RESULTS, ROOT, _run
 
 #: Run in a fresh process; prints one JSON line of phase -> seconds.
 CHILD = r"""
@@ -67,11 +65,8 @@ print(json.dumps(phases))
 
 
 def one_round(cache: str) -> dict[str, float]:
-    env = {**os.environ, "TGNAS_CACHE_DIR": cache}
-    done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise RuntimeError(f"the phase run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.splitlines()[-1])
+    """:data:`CHILD`'s phases in a fresh process caching in ``cache``."""
+    return json.loads(_run(sys.executable, ROOT, ["-c", CHILD], cache)[1].splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
