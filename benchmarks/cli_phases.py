@@ -5,7 +5,9 @@ part. Each round is a fresh process with the compilation cache a first (discarde
 runs what the command runs, one phase after another instead of the two methods side by side:
 imports, ``load_predictor`` (checksums, orbax restore, probe cells), ``Scorer.of`` (the size
 prior's reference sample), then for each method its jitted program traced, lowered, compiled (a
-cache hit) and run. Reported: the median of each phase over ``--repeats`` rounds.
+cache hit) and run. Reported: the median of each phase over ``--repeats`` rounds, beside the same
+for another checkout (``--base``, run interleaved; by default this one again, so the ratio shows the
+machine's noise).
 
 ``python benchmarks/cli_phases.py`` prints a markdown table and writes ``benchmarks/results/cli_phases.{json,md}``.
 """
@@ -64,34 +66,56 @@ print(json.dumps(phases))
 """
 
 
-def one_round(cache: str) -> dict[str, float]:
-    """:data:`CHILD`'s phases in a fresh process caching in ``cache``."""
-    return json.loads(_run(sys.executable, ROOT, ["-c", CHILD], cache)[1].splitlines()[-1])
+def one_round(python: str, root: Path, cache: str) -> dict[str, float]:
+    """:data:`CHILD`'s phases in a fresh process of ``python`` importing ``root``, caching in ``cache``."""
+    return json.loads(_run(python, root, ["-c", CHILD], cache)[1].splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="fresh processes after the warm-up (default: 5)")
+    parser.add_argument("--base", type=Path, help="the other checkout, run interleaved (default: this one)")
+    parser.add_argument("--base-python", default=sys.executable, help="the interpreter that runs --base")
+    parser.add_argument("--repeats", type=int, default=5, help="fresh processes per version after its warm-up")
     parser.add_argument("--out", type=Path, default=RESULTS / "cli_phases", help="output stem (default: %(default)s)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="tgnas-phases-") as cache:
-        one_round(cache)  # fills the compilation cache
-        rounds = [one_round(cache) for _ in range(args.repeats)]
-    medians = {phase: statistics.median(r[phase] for r in rounds) for phase in rounds[0]}
+    base = (args.base or ROOT).resolve()
+    if not (base / "tgnas_jax" / "__init__.py").is_file():
+        parser.error(f"--base {base} is not a tgnas-jax checkout (no tgnas_jax/__init__.py)")
+    versions = {"base": (args.base_python, base), "this": (sys.executable, ROOT)}
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
+    with tempfile.TemporaryDirectory(prefix="tgnas-phases-") as caches:
+        for name, (python, root) in versions.items():
+            one_round(python, root, f"{caches}/{name}")  # fills this version's compilation cache
+        for i in range(args.repeats):
+            for name in list(versions)[:: 1 if i % 2 else -1]:
+                rounds[name].append(one_round(*versions[name], f"{caches}/{name}"))
+    phases = list(rounds["this"][0])
+    medians = {name: {p: statistics.median(r[p] for r in rows) for p in phases} for name, rows in rounds.items()}
     command = "python benchmarks/cli_phases.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    this, other = medians["this"], medians["base"]
     lines = [
         "# A warm `python -m tgnas_jax.search` (hybrid NB201), phase by phase",
         "",
-        f"`{command.strip()}`; medians of {args.repeats} fresh processes with a warm compilation cache,"
-        " the phases run one after another (the command runs the two methods side by side).",
+        f"`{command.strip()}`; medians of {args.repeats} fresh processes per version with a warm compilation"
+        f" cache, the versions interleaved (base: `{base}`), the phases run one after another (the command"
+        " runs the two methods side by side).",
         "",
-        "| phase | seconds | share |",
-        "|---|---|---|",
-        *(f"| {p} | {s:.2f} | {s / medians['total']:.0%} |" for p, s in medians.items() if p != "total"),
-        f"| **total** | **{medians['total']:.2f}** | |",
+        "| phase | base (s) | this (s) | this / base | share of this |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {p} | {other[p]:.2f} | {this[p]:.2f} | {this[p] / other[p]:.2f} | {this[p] / this['total']:.0%} |"
+            for p in phases
+            if p != "total"
+        ),
+        f"| **total** | **{other['total']:.2f}** | **{this['total']:.2f}** | {this['total'] / other['total']:.2f} | |",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"command": command, "rounds": rounds, "medians": medians}
+    payload = {
+        "command": command,
+        "versions": {n: {"python": py, "root": str(r)} for n, (py, r) in versions.items()},
+        "rounds": rounds,
+        "medians": medians,
+    }
     args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -5,7 +5,7 @@ import pytest
 
 from tgnas_jax.batching import Budget, DenseCells, pad_batch
 from tgnas_jax.graph import ArchGraph
-from tgnas_jax.model import GCN, UNROLLED_SLOTS, ModelConfig, output_fed
+from tgnas_jax.model import GCN, ModelConfig, output_fed
 
 OPS = ("input", "conv", "pool", "output")
 TABLE = jax.random.normal(jax.random.PRNGKey(0), (len(OPS), 12))
@@ -47,10 +47,10 @@ def test_packed_and_fixed_slot_batches_score_the_same(readout, norm, direction):
 
 @pytest.mark.parametrize("direction", ["forward", "both"])
 def test_wide_dense_cells_propagate_as_narrow_ones(direction):
-    """Past UNROLLED_SLOTS slots propagation is a batched matmul rather than a sum over senders: same scores."""
+    """Empty slots past a cell's nodes change nothing, however many (here past problem.DENSE_NODES)."""
     cfg = ModelConfig(hidden=16, layers=3, direction=direction)
     graphs = _graphs()
-    narrow, wide = _dense(graphs, 5), _dense(graphs, UNROLLED_SLOTS + 3)
+    narrow, wide = _dense(graphs, 5), _dense(graphs, 35)
     params = _init(cfg, narrow)
     np.testing.assert_allclose(
         GCN(cfg).apply({"params": params}, wide, TABLE), GCN(cfg).apply({"params": params}, narrow, TABLE), rtol=1e-5

@@ -76,11 +76,6 @@ def propagate(h: jax.Array, graph: jraph.GraphsTuple, direction: Direction) -> j
     return messages + h * (mask * inv_in * inv_out)[:, None]
 
 
-#: Up to this many node slots, dense propagation is unrolled over sender slots (a program that grows
-#: with the slot count; past it the batched matmul is as fast).
-UNROLLED_SLOTS = 32
-
-
 def propagate_dense(h: jax.Array, cells: DenseCells, direction: Direction) -> jax.Array:
     """:func:`propagate` on dense cells: ``h[B, n, H]``, ``adjacency[b, sender, receiver]`` (float)."""
     mask = cells.mask
@@ -90,14 +85,11 @@ def propagate_dense(h: jax.Array, cells: DenseCells, direction: Direction) -> ja
     inv_in = _inverse_sqrt(weight.sum(axis=1) + mask)
     inv_out = _inverse_sqrt(weight.sum(axis=2) + mask)
     coef = weight * inv_out[:, :, None] * inv_in[:, None, :]
-    out = h * (mask * inv_in * inv_out)[:, :, None]
-    if h.shape[1] > UNROLLED_SLOTS:
-        return out + jnp.einsum("bsr,bsh->brh", coef, h)
-    # One multiply-add per sender slot fuses into a single loop; on CPU the einsum is a batched
-    # matmul of B tiny (n x n) @ (n x H) products: alone, 14x slower for 1,024 NB201 cells.
-    for sender in range(h.shape[1]):
-        out = out + coef[:, sender, :, None] * h[:, sender, None, :]
-    return out
+    # A broadcast product summed over senders: XLA fuses it into one loop, never materialising
+    # [B, n, n, H]. On CPU an einsum would be a batched matmul of B tiny (n x n) @ (n x H) products,
+    # 2x slower; a Python loop over sender slots runs as fast but traces to 8 ops per slot.
+    messages = (coef[:, :, :, None] * h[:, :, None, :]).sum(axis=1)
+    return messages + h * (mask * inv_in * inv_out)[:, :, None]
 
 
 class _Layout(abc.ABC):

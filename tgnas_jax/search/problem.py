@@ -19,7 +19,6 @@ from flax import struct
 
 from tgnas_jax import parallel
 from tgnas_jax.batching import DenseCells
-from tgnas_jax.model import UNROLLED_SLOTS
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.prior import CostBlend, convolution_flags
 from tgnas_jax.search.cells import cell_batch
@@ -29,9 +28,9 @@ from tgnas_jax.spaces.base import cell_weights
 #: Objective of an over-budget candidate, less its relative excess: below every real score, above broken cells.
 OVER_BUDGET = -1e4
 _EXCESS_WEIGHT = 1e3
-#: Rendered cells of up to this many nodes are scored dense, wider ones packed: dense propagation
-#: is unrolled up to there (``model.UNROLLED_SLOTS``), and a wide cell's n x n adjacency is mostly empty.
-DENSE_NODES = UNROLLED_SLOTS
+#: Rendered cells of up to this many nodes are scored dense, wider ones packed: a wide cell's n x n
+#: adjacency is mostly empty, and dense propagation costs n^2 per cell where packed costs its edges.
+DENSE_NODES = 32
 _NO_LIMIT = np.iinfo(np.int32).max
 
 
