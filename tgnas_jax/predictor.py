@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tgnas_jax import compilation, parallel
+from tgnas_jax import compilation, parallel, prior_cache
 from tgnas_jax.batching import Budget, DenseCells, map_dense_chunks, pad_batch
 from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES, attribute_vectors
 from tgnas_jax.embeddings.descriptions import check_overrides, overridden
@@ -349,8 +349,35 @@ class Predictor:
             return None
         key = self._space_key(space, describe)
         if key not in self._blends:
-            self._blends[key] = self._fit_blend(space, space.samples(reference_size, seed=0), describe)
+            self._blends[key] = self._stored_blend(space, reference_size, describe)
         return self._blends[key]
+
+    def _stored_blend(
+        self, space: SearchSpace, reference_size: int, describe: Mapping[str, str] | None
+    ) -> CostBlend | None:
+        """:meth:`_fit_blend` on the reference sample, kept between processes (:mod:`tgnas_jax.prior_cache`)
+        for spaces whose encoding counts FLOPs: keyed by everything the fit reads."""
+        from tgnas_jax.search.encoding import encoding_for  # search builds on this module
+
+        def fit() -> CostBlend | None:
+            return self._fit_blend(space, space.samples(reference_size, seed=0), describe)
+
+        try:
+            encoding = encoding_for(space)
+            if encoding.prior_table is None:
+                return fit()
+            table = self.op_table(encoding.vocab, describe)
+        except (ValueError, ImportError):  # no encoding, or an op without a vector: nothing to key on
+            return fit()
+        key = prior_cache.blend_key(
+            self._space_key(space, describe),
+            reference_size,
+            repr((self.model_config, self.embedding)),
+            encoding.vocab,
+            table,
+            self.members,
+        )
+        return prior_cache.cached_blend(key, fit)
 
     def _fit_blend(
         self, space: SearchSpace, sample: Sequence[Any], describe: Mapping[str, str] | None

@@ -1,0 +1,116 @@
+"""The size prior's reference statistics, kept between processes.
+
+Standardising the prior (:class:`tgnas_jax.prior.CostBlend`) scores a fixed sample of 1,024 of the
+space's architectures with the GCN: in a fresh process a jitted program traced, lowered and run, half
+a second of a warm ``python -m tgnas_jax.search``. What comes out is eight numbers, fixed by what
+:func:`blend_key` hashes (the package's code and its dependencies' versions, the backend, the space's
+settings, the predictor's weights and operator rows), so they are kept in the cache directory
+(``$TGNAS_CACHE_DIR/size_prior``) under that key and read back. A damaged or foreign file is
+reported once (:class:`CacheWarning`) and the statistics refitted; one that cannot be written costs
+only the refit next time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from tgnas_jax.cachefiles import CacheWarning, atomic_write
+from tgnas_jax.data import cache_dir
+from tgnas_jax.prior import CostBlend
+
+#: Layout of a cache file; bump it when the layout or the meaning of its fields changes.
+FORMAT = 1
+_FIELDS = tuple(f.name for f in fields(CostBlend))
+_SCALES = ("score_std", "cost_std", "conv_std")
+
+
+@functools.cache
+def _code_stamp() -> str:
+    """The package's Python sources and the versions of what runs them: a change to any refits."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes() + b"\0")
+    versions = [version(name) for name in ("jax", "jaxlib", "flax", "numpy")]
+    digest.update(repr((versions, jax.default_backend())).encode())
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, part: Any) -> None:
+    """Hash ``part`` by value: arrays by dtype, shape and bytes, containers element by element."""
+    if isinstance(part, np.ndarray | jax.Array):
+        array = np.ascontiguousarray(np.asarray(part))
+        digest.update(f"array {array.dtype.str} {array.shape}".encode() + array.tobytes())
+    elif isinstance(part, Mapping):
+        digest.update(f"map {len(part)}".encode())
+        for name in sorted(part, key=repr):
+            digest.update(repr(name).encode())
+            _feed(digest, part[name])
+    elif isinstance(part, list | tuple):
+        digest.update(f"seq {len(part)}".encode())
+        for item in part:
+            _feed(digest, item)
+    else:
+        digest.update(f"value {part!r}".encode())
+
+
+def blend_key(*parts: Any) -> str:
+    """The key of the statistics ``parts`` determine, with this package's code and its dependencies."""
+    digest = hashlib.sha256(f"tgnas size prior {FORMAT} {_code_stamp()}".encode())
+    for part in parts:
+        _feed(digest, part)
+    return digest.hexdigest()
+
+
+def cache_path(key: str) -> Path:
+    return cache_dir() / "size_prior" / f"{key[:32]}.json"
+
+
+def cached_blend(key: str, fit: Callable[[], CostBlend | None]) -> CostBlend | None:
+    """The statistics stored under ``key``, else ``fit()``'s, stored for the next process."""
+    path = cache_path(key)
+    blend, fault = _read(path, key)
+    if blend is not None:
+        return blend
+    if fault is not None:
+        warnings.warn(f"size-prior cache {str(path)!r} {fault}; refitted", CacheWarning, stacklevel=4)
+    blend = fit()
+    if blend is not None:
+        text = json.dumps({"format": FORMAT, "key": key, "blend": {f: getattr(blend, f) for f in _FIELDS}})
+        try:
+            atomic_write(path, lambda handle: handle.write(text.encode()))
+        except OSError as err:
+            warnings.warn(f"cannot write size-prior cache {str(path)!r} ({err}); it will be refitted", CacheWarning, 4)
+    return blend
+
+
+def _read(path: Path, key: str) -> tuple[CostBlend | None, str | None]:
+    """The stored blend, or ``None`` and why (``None`` when there is no file)."""
+    try:
+        stored = json.loads(path.read_bytes())
+    except (FileNotFoundError, NotADirectoryError):  # absent (a folder that is a file: the write says so)
+        return None, None
+    except (OSError, ValueError) as err:
+        return None, f"is unreadable ({err})"
+    if not isinstance(stored, dict) or stored.get("format") != FORMAT or stored.get("key") != key:
+        return None, f"is not a format-{FORMAT} file of this key"
+    values = stored.get("blend")
+    if not isinstance(values, dict) or sorted(values) != sorted(_FIELDS):
+        return None, f"holds fields {sorted(values) if isinstance(values, dict) else values!r}, not {sorted(_FIELDS)}"
+    bad = [f for f in _FIELDS if type(values[f]) not in (int, float) or not math.isfinite(values[f])]
+    bad += [f for f in _SCALES if f not in bad and values[f] <= 0]
+    if bad:
+        return None, f"holds unusable {', '.join(bad)}"
+    return CostBlend(**{f: float(values[f]) for f in _FIELDS}), None
