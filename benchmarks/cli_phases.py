@@ -4,10 +4,10 @@
 part. Each round is a fresh process with the compilation cache a first (discarded) run filled. It
 runs what the command runs, one phase after another instead of the two methods side by side:
 imports, ``load_predictor`` (checksums, orbax restore, probe cells), ``Scorer.of`` (the size
-prior's reference sample), then for each method its jitted program traced, lowered, compiled (a
-cache hit) and run. Reported: the median of each phase over ``--repeats`` rounds, beside the same
-for another checkout (``--base``, run interleaved; by default this one again, so the ratio shows the
-machine's noise).
+prior's reference sample), then for each method its stored lowered program read (versions that
+store them), its jitted program traced, lowered, compiled (a cache hit) and run. Reported: the
+median of each phase over ``--repeats`` rounds, beside the same for another checkout (``--base``,
+run interleaved; by default this one again, so the ratio shows the machine's noise).
 
 ``python benchmarks/cli_phases.py`` prints a markdown table and writes ``benchmarks/results/cli_phases.{json,md}``.
 """
@@ -25,7 +25,7 @@ from cli_startup import RESULTS, ROOT, _run
 
 #: Run in a fresh process; prints one JSON line of phase -> seconds.
 CHILD = r"""
-import json, time
+import inspect, json, time
 start = time.perf_counter()
 import jax
 from tgnas_jax.compilation import enable_compilation_cache
@@ -50,9 +50,13 @@ encoding = encoding_for(get_space("nb201"))
 scorer = Scorer.of(predictor, encoding)
 lap("size prior (Scorer.of)")
 key = jax.random.PRNGKey(0)
+# Versions from stored programs on take the arguments, to read or export the lowered program there.
+stored = "args" in inspect.signature(api._program).parameters
 for method in ("prune", "evolve"):
     sizes = (api.DEFAULT_POPULATION, api.DEFAULT_GENERATIONS, 0)
-    program = api._program(method, encoding, scorer, predictor, False, *sizes)
+    extra = {"args": (scorer.weights, None, key)} if stored else {}
+    program = api._program(method, encoding, scorer, predictor, False, *sizes, **extra)
+    lap(f"{method}: stored program read")
     traced = program.trace(scorer.weights, None, key)
     lap(f"{method}: trace")
     lowered = traced.lower()

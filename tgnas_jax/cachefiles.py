@@ -1,20 +1,29 @@
-"""Cache files shared between processes: a lock per file, atomic replacement, and one warning class.
+"""Cache files shared between processes: a lock per file, atomic replacement, keys, one warning class.
 
-Both caches (parsed benchmark tables, embeddings of unseen operators) are optimisations: a damaged
-file is reported once with :class:`CacheWarning` and rebuilt, and a cache that cannot be written
-only costs the work of redoing it next time.
+Every cache (parsed benchmark tables, embeddings of unseen operators, the size prior's statistics,
+lowered search programs) is an optimisation: a damaged file is reported once with
+:class:`CacheWarning` and rebuilt, and a cache that cannot be written only costs the work of redoing
+it next time. What the code computes is keyed by :func:`value_key`, whose :func:`code_stamp` changes
+with the package's code and the versions of what runs it, so no other version's file is ever read.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from importlib.metadata import version
 from inspect import signature
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import numpy as np
 from filelock import FileLock
+
+#: The distributions whose code runs inside what the caches keep (traced programs, fitted statistics).
+STAMPED_DISTRIBUTIONS = ("jax", "jaxlib", "flax", "evosax", "numpy")
 
 #: How long a process waits for another to finish writing a cache file (an NB101 parse takes ~10 s).
 LOCK_TIMEOUT_S = 300.0
@@ -48,3 +57,40 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         os.replace(temp, path)
     finally:
         Path(temp).unlink(missing_ok=True)
+
+
+@functools.cache
+def code_stamp() -> str:
+    """A digest of the package's Python sources and of :data:`STAMPED_DISTRIBUTIONS`' versions."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes() + b"\0")
+    digest.update(repr([version(name) for name in STAMPED_DISTRIBUTIONS]).encode())
+    return digest.hexdigest()
+
+
+def value_key(kind: str, *parts: Any) -> str:
+    """The sha256 of ``parts`` by value, with ``kind`` and :func:`code_stamp`: arrays (numpy, jax) by
+    dtype, shape and bytes, mappings and sequences element by element, anything else by ``repr``."""
+    digest = hashlib.sha256(f"{kind} {code_stamp()}".encode())
+    for part in parts:
+        _feed(digest, part)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, part: Any) -> None:
+    if all(hasattr(part, name) for name in ("__array__", "dtype", "shape")):  # numpy and jax arrays, scalars
+        array = np.ascontiguousarray(np.asarray(part))
+        digest.update(f"array {array.dtype.str} {array.shape}".encode() + array.tobytes())
+    elif isinstance(part, Mapping):
+        digest.update(f"map {len(part)}".encode())
+        for name in sorted(part, key=repr):
+            digest.update(repr(name).encode())
+            _feed(digest, part[name])
+    elif isinstance(part, list | tuple):
+        digest.update(f"seq {type(part).__name__} {len(part)}".encode())
+        for item in part:
+            _feed(digest, item)
+    else:
+        digest.update(f"value {part!r}".encode())

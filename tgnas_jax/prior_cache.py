@@ -4,29 +4,25 @@ Standardising the prior (:class:`tgnas_jax.prior.CostBlend`) scores a fixed samp
 space's architectures with the GCN: in a fresh process a jitted program traced, lowered and run, half
 a second of a warm ``python -m tgnas_jax.search``. What comes out is eight numbers, fixed by what
 :func:`blend_key` hashes (the package's code and its dependencies' versions, the backend, the space's
-settings, the predictor's weights and operator rows), so they are kept in the cache directory
-(``$TGNAS_CACHE_DIR/size_prior``) under that key and read back. A damaged or foreign file is
-reported once (:class:`CacheWarning`) and the statistics refitted; one that cannot be written costs
-only the refit next time.
+settings, the predictor's weights and operator rows: :func:`tgnas_jax.cachefiles.value_key`), so
+they are kept in the cache directory (``$TGNAS_CACHE_DIR/size_prior``) under that key and read back.
+A damaged or foreign file is reported once (:class:`CacheWarning`) and the statistics refitted; one
+that cannot be written costs only the refit next time.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import fields
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 
-from tgnas_jax.cachefiles import CacheWarning, atomic_write
+from tgnas_jax.cachefiles import CacheWarning, atomic_write, value_key
 from tgnas_jax.data import cache_dir
 from tgnas_jax.prior import CostBlend
 
@@ -36,42 +32,9 @@ _FIELDS = tuple(f.name for f in fields(CostBlend))
 _SCALES = ("score_std", "cost_std", "conv_std")
 
 
-@functools.cache
-def _code_stamp() -> str:
-    """The package's Python sources and the versions of what runs them: a change to any refits."""
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for source in sorted(package.rglob("*.py")):
-        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes() + b"\0")
-    versions = [version(name) for name in ("jax", "jaxlib", "flax", "numpy")]
-    digest.update(repr((versions, jax.default_backend())).encode())
-    return digest.hexdigest()
-
-
-def _feed(digest: Any, part: Any) -> None:
-    """Hash ``part`` by value: arrays by dtype, shape and bytes, containers element by element."""
-    if isinstance(part, np.ndarray | jax.Array):
-        array = np.ascontiguousarray(np.asarray(part))
-        digest.update(f"array {array.dtype.str} {array.shape}".encode() + array.tobytes())
-    elif isinstance(part, Mapping):
-        digest.update(f"map {len(part)}".encode())
-        for name in sorted(part, key=repr):
-            digest.update(repr(name).encode())
-            _feed(digest, part[name])
-    elif isinstance(part, list | tuple):
-        digest.update(f"seq {len(part)}".encode())
-        for item in part:
-            _feed(digest, item)
-    else:
-        digest.update(f"value {part!r}".encode())
-
-
 def blend_key(*parts: Any) -> str:
-    """The key of the statistics ``parts`` determine, with this package's code and its dependencies."""
-    digest = hashlib.sha256(f"tgnas size prior {FORMAT} {_code_stamp()}".encode())
-    for part in parts:
-        _feed(digest, part)
-    return digest.hexdigest()
+    """The key of the statistics ``parts`` determine, on this backend, with this package's code."""
+    return value_key(f"size prior {FORMAT}", jax.default_backend(), *parts)
 
 
 def cache_path(key: str) -> Path:

@@ -21,13 +21,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tgnas_jax import compilation
 from tgnas_jax.embeddings.descriptions import check_overrides
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.search.encoding import Encoding, encoding_for
 from tgnas_jax.search.evolve import evolve, evolve_evaluations
 from tgnas_jax.search.limits import check_size
-from tgnas_jax.search.problem import Limits, Problem, RunOutput, Scorer, check_limits
+from tgnas_jax.search.problem import Limits, Problem, RunOutput, Scorer, check_limits, program_jit
 from tgnas_jax.search.prune import prune, prune_evaluations
 from tgnas_jax.search.regularized import random_search, regularized, regularized_evaluations
 from tgnas_jax.spaces import SearchSpace, get_space
@@ -179,9 +178,10 @@ def _run(
         "random": draws,
     }[method]
     report(f"{method}: {_describe(method, encoding, population, generations, draws)} ({count:,} scores)")
-    program = _program(method, encoding, scorer, predictor, limits.active, population, generations, draws)
     bounds = jnp.asarray(limits.array()) if limits.active else None
-    output: RunOutput = jax.device_get(program(scorer.weights, bounds, key))
+    args = (scorer.weights, bounds, key)
+    program = _program(method, encoding, scorer, predictor, limits.active, population, generations, draws, args)
+    output = RunOutput(*jax.device_get(program(*args)))
     choices = np.asarray(output.choices)
     arch = encoding.to_arch(choices)
     sizes = encoding.sizes(arch)
@@ -224,8 +224,11 @@ def _program(
     population: int,
     generations: int,
     draws: int,
-) -> Callable[..., RunOutput]:
-    """The jitted ``f(weights, bounds, key)`` of a method, kept per predictor and setting (the newest few)."""
+    args: tuple[Any, ...],
+) -> Callable[..., tuple[jax.Array, ...]]:
+    """The jitted ``f(weights, bounds, key) -> RunOutput``'s fields of a method, for arguments shaped as
+    ``args``: kept per predictor and setting (the newest few), and lowered once for every process
+    (:func:`tgnas_jax.compilation.stored_jit`)."""
     space = encoding.space
     sizes = {
         "prune": (),
@@ -253,7 +256,12 @@ def _program(
         "random": lambda problem, key: random_search(problem, key, draws, min(population, draws)),
     }
     run = searches[method]
-    program = compilation.jit(lambda weights, bounds, key: run(Problem.bind(encoding, scorer, weights, bounds), key))
+
+    def outputs(weights: Any, bounds: Any, key: jax.Array) -> tuple[jax.Array, ...]:
+        output = run(Problem.bind(encoding, scorer, weights, bounds), key)
+        return output.choices, output.score, output.history
+
+    program = program_jit(outputs, args, encoding, predictor, method, sizes)
     with _programs_lock:
         # The predictor is kept alive with its program, so its id cannot be reused by another while cached.
         _programs[cache_key] = (predictor, program)

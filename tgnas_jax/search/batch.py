@@ -16,11 +16,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from tgnas_jax import compilation, parallel
+from tgnas_jax import parallel
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.prior import CostBlend
 from tgnas_jax.search.encoding import Encoding, encoding_for
-from tgnas_jax.search.problem import Problem, Scorer
+from tgnas_jax.search.problem import Problem, Scorer, program_jit
 from tgnas_jax.spaces.base import SearchSpace
 
 
@@ -50,10 +50,17 @@ class EncodedScoring:
             scorer = Scorer.of(predictor, encoding, describe, prior=False)
         except (ValueError, ImportError):
             return None
-        program = compilation.jit(lambda weights, choices: Problem.bind(encoding, scorer, weights, None).terms(choices))
         ops = jax.eval_shape(encoding.cells, jax.ShapeDtypeStruct((encoding.num_genes,), np.int32))[1]
         nodes = int(np.prod(ops.shape))
-        return cls(encoding, scorer, program, nodes, parallel.rows_per_call(nodes) * parallel.chunks_per_call())
+        rows = parallel.rows_per_call(nodes) * parallel.chunks_per_call()
+        program = program_jit(
+            lambda weights, choices: Problem.bind(encoding, scorer, weights, None).terms(choices),
+            (scorer.weights, np.zeros((rows, encoding.num_genes), np.int32)),
+            encoding,
+            predictor,
+            "terms",
+        )
+        return cls(encoding, scorer, program, nodes, rows)
 
     def takes(self, blend: CostBlend | None) -> bool:
         """Whether the encoding counts what ``blend`` needs: one that counts no FLOPs has no prior."""
@@ -71,7 +78,7 @@ class EncodedScoring:
             return np.zeros(0), np.zeros(0), np.zeros(0)
         unique, inverse = np.unique(choices, axis=0, return_inverse=True)
         size = self.rows
-        padded = np.concatenate([unique, np.repeat(unique[:1], -len(unique) % size, axis=0)])
+        padded = np.concatenate([unique, np.repeat(unique[:1], -len(unique) % size, axis=0)]).astype(np.int32)
         calls = [self.program(self.scorer.weights, padded[i : i + size]) for i in range(0, len(padded), size)]
         return tuple(  # type: ignore[return-value]
             np.concatenate([np.asarray(call[t], np.float64) for call in calls])[: len(unique)][inverse.reshape(-1)]

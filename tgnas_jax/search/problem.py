@@ -17,7 +17,7 @@ import jraph
 import numpy as np
 from flax import struct
 
-from tgnas_jax import parallel
+from tgnas_jax import compilation, parallel
 from tgnas_jax.batching import DenseCells
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.prior import CostBlend, convolution_flags
@@ -114,6 +114,23 @@ class Scorer:
         blend = predictor.cost_blend(encoding.space, describe=describe) if prior else None
         score, weights = predictor.scoring_fn(encoding.vocab, describe)
         return cls(lambda w, graph: score(w[:-1], graph), (*weights, _blend_array(blend)))
+
+
+def program_jit(
+    fn: Callable[..., Any], args: tuple[Any, ...], encoding: Encoding[Any], predictor: Predictor, *sizes: Any
+) -> Any:
+    """``fn``, a program over ``encoding`` with ``predictor``'s GCN, jitted for arguments shaped as ``args``,
+    its lowered program kept between processes (:func:`compilation.stored_jit`; ``sizes``: the loop
+    lengths and settings it was built with), unless the space, its encoding or the predictor is of
+    the caller's own code, which no key can stamp."""
+    space = encoding.space
+    if not all(type(part).__module__.startswith("tgnas_jax.") for part in (space, encoding, predictor)):
+        return compilation.jit(fn)
+    # What the trace reads beyond its arguments: the space's tables (from its settings, by the
+    # package's code) and the GCN's layers.
+    settings = (type(space).__module__, type(space).__qualname__, tuple(sorted(vars(space).items())))
+    model = (predictor.model_config, predictor.embedding, encoding.vocab)
+    return compilation.stored_jit(fn, args, settings, model, *sizes)
 
 
 def _blend_array(blend: CostBlend | None) -> jax.Array | None:
