@@ -117,8 +117,9 @@ def test_over_devices_in_chunks_scores_as_one_call(tiny: Path, monkeypatch: pyte
 
 
 @pytest.mark.slow
-def test_four_devices_score_as_one(tiny: Path) -> None:
+def test_four_devices_score_as_one(tiny: Path, tmp_path: Path) -> None:
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    env["TGNAS_CACHE_DIR"] = str(tmp_path)  # the child's stored programs and statistics stay in the test's folder
     child = subprocess.run(
         [sys.executable, __file__, str(tiny)],
         env=env,

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -58,17 +59,25 @@ def test_a_fresh_predictor_reads_what_another_stored(cache, fits, make_tiny_pred
     "change",
     [
         lambda make: (make(members=1), NB201Space(), None),
+        lambda make: (_moved_weights(make()), NB201Space(), None),
         lambda make: (make(cost_weight=0.25), NB201Space(), None),
         lambda make: (make(), NB201Space(num_classes=100), None),
         lambda make: (_moved_row(make()), NB201Space(), None),
     ],
-    ids=["weights", "prior weight", "space settings", "operator rows"],
+    ids=["members", "weights", "prior weight", "space settings", "operator rows"],
 )
 def test_anything_the_fit_reads_changes_the_key(cache, fits, make_tiny_predictor, change):
     make_tiny_predictor().cost_blend(NB201Space())
     predictor, space, describe = change(make_tiny_predictor)
     predictor.cost_blend(space, describe=describe)
     assert len(fits) == 2 and len(list(cache.iterdir())) == 2
+
+
+def _moved_weights(predictor: Predictor) -> Predictor:
+    """As many members, one weight of the first changed."""
+    first = jax.tree.map(lambda x: x, predictor.members[0])
+    first["head_out"]["bias"] = first["head_out"]["bias"] + 1
+    return dataclasses.replace(predictor, members=(first, *predictor.members[1:]))
 
 
 def _moved_row(predictor: Predictor) -> Predictor:
@@ -135,7 +144,7 @@ def test_an_unwritable_cache_costs_only_the_refit(tmp_path, monkeypatch, fits, m
     monkeypatch.setenv("TGNAS_CACHE_DIR", str(blocker))
     with pytest.warns(CacheWarning) as caught:  # the scoring's lowered program cannot be stored either
         blend = make_tiny_predictor().cost_blend(NB201Space())
-    assert any("cannot write size-prior cache" in str(w.message) for w in caught)
+    assert any("cannot write size-prior statistics under" in str(w.message) for w in caught)
     assert blend is not None and fits == ["nb201"]
 
 
@@ -162,6 +171,24 @@ class Unencoded(SearchSpace):
 
     def num_flops(self, arch):
         return self._inner.num_flops(arch)
+
+
+def test_a_space_of_the_callers_own_code_is_fitted_every_time(cache, fits, make_tiny_predictor):
+    """A subclass outside the package: its code (its sampling, say) is not in the key, so nothing is kept."""
+
+    class MyNB201(NB201Space):
+        pass
+
+    make_tiny_predictor().cost_blend(MyNB201())
+    make_tiny_predictor().cost_blend(MyNB201())
+    assert len(fits) == 2 and not cache.exists()
+
+
+def test_turning_the_compilation_cache_off_fits_every_time(cache, fits, make_tiny_predictor, monkeypatch):
+    monkeypatch.setenv("TGNAS_COMPILATION_CACHE", "0")
+    make_tiny_predictor().cost_blend(NB201Space())
+    make_tiny_predictor().cost_blend(NB201Space())
+    assert len(fits) == 2 and not cache.exists()
 
 
 def test_spaces_without_an_encoding_are_fitted_every_time(cache, fits, make_tiny_predictor):

@@ -115,6 +115,22 @@ def test_a_damaged_file_is_reported_and_replaced(programs, exports, damage: Call
     assert len(exports) == 2
 
 
+def test_a_stored_program_that_does_not_fit_its_call_is_replaced(programs, exports):
+    """A file whose key and checksum are right but whose program takes other arguments (as one made
+    for another device count would): found when it is read, not when it is first called."""
+    compilation.stored_jit(affine, ARGS, "affine")
+    (path,) = programs.iterdir()
+    name = path.read_bytes().split(b"\n")[1].decode()
+    other = jax.export.export(jax.jit(affine))(ARGS[0], np.ones((2, 3), np.float32)).serialize()
+    path.write_bytes(compilation._program_file(name, other))
+    with pytest.warns(CacheWarning, match="does not fit this process"):
+        program = compilation.stored_jit(affine, ARGS, "affine")
+    _same(program(*ARGS), jax.jit(affine)(*ARGS))
+    assert len(exports) == 3
+    _same(compilation.stored_jit(affine, ARGS, "affine")(*ARGS), jax.jit(affine)(*ARGS))  # replaced
+    assert len(exports) == 3
+
+
 def test_turning_the_compilation_cache_off_stores_nothing(programs, exports, monkeypatch):
     monkeypatch.setenv(compilation.ENV, "off")
     _same(compilation.stored_jit(affine, ARGS, "affine")(*ARGS), jax.jit(affine)(*ARGS))
@@ -125,7 +141,7 @@ def test_an_unwritable_cache_costs_only_the_trace(tmp_path, monkeypatch, exports
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("TGNAS_CACHE_DIR", str(blocker))
-    with pytest.warns(CacheWarning, match="cannot store a lowered program at"):
+    with pytest.warns(CacheWarning, match="cannot write lowered programs under"):
         _same(compilation.stored_jit(affine, ARGS, "affine")(*ARGS), jax.jit(affine)(*ARGS))
 
 
@@ -180,13 +196,38 @@ def test_scores_through_a_stored_program_match_traced_ones(programs, exports, ma
     np.testing.assert_array_equal(traced, first)
 
 
+def test_raw_and_typed_random_keys_each_get_their_program(programs, make_tiny_predictor):
+    predictor = make_tiny_predictor()
+    api._programs.clear()
+    raw = search("nb201", predictor, "evolve", jax.random.PRNGKey(1), population=8, generations=2)
+    typed = search("nb201", predictor, "evolve", jax.random.key(1), population=8, generations=2)
+    assert raw.arch_text == typed.arch_text and raw.score == typed.score
+
+
+@pytest.mark.parametrize(
+    "space, sizes",
+    [
+        (NB201Space(encoding="residual"), {"population": 8, "generations": 3}),
+        (NB201Space(), {"population": 12, "generations": 3}),
+        (NB201Space(), {"population": 8, "generations": 4}),
+    ],
+    ids=["space settings", "population", "generations"],
+)
+def test_what_a_search_is_built_with_changes_its_stored_program(programs, exports, make_tiny_predictor, space, sizes):
+    predictor = make_tiny_predictor(cost_weight=0.0)  # no size prior: the search's program only
+    api._programs.clear()
+    search(NB201Space(), predictor, "evolve", population=8, generations=3)
+    search(space, predictor, "evolve", **sizes)
+    assert len(exports) == 2 and len(list(programs.iterdir())) == 2
+
+
 def test_a_space_of_the_callers_own_code_is_never_stored(programs, exports, make_tiny_predictor):
     class MyNB201(NB201Space):
         """A user's subclass: its code is outside what the key stamps."""
 
     api._programs.clear()
     search(MyNB201(), make_tiny_predictor(), "prune")
-    assert not exports and not programs.exists()
+    assert not exports and not programs.exists() and not (programs.parent / "size_prior").exists()
 
 
 class compilation_cache_off:

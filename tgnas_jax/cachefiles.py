@@ -4,7 +4,9 @@ Every cache (parsed benchmark tables, embeddings of unseen operators, the size p
 lowered search programs) is an optimisation: a damaged file is reported once with
 :class:`CacheWarning` and rebuilt, and a cache that cannot be written only costs the work of redoing
 it next time. What the code computes is keyed by :func:`value_key`, whose :func:`code_stamp` changes
-with the package's code and the versions of what runs it, so no other version's file is ever read.
+with the package's Python sources and the versions of what runs them, so a file another version wrote
+is never read. Code of the caller's own (a space subclass, a registered encoding) is outside the
+stamp: such results are not kept (:func:`own_code`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from inspect import signature
@@ -94,3 +97,22 @@ def _feed(digest: Any, part: Any) -> None:
             _feed(digest, item)
     else:
         digest.update(f"value {part!r}".encode())
+
+
+def own_code(*objects: Any) -> bool:
+    """Whether every object's type is the package's own: the only code :func:`code_stamp` covers."""
+    return all(type(obj).__module__.startswith("tgnas_jax.") for obj in objects)
+
+
+_unwritable: set[tuple[str, str]] = set()
+
+
+def warn_unwritable(what: str, path: Path, err: OSError) -> None:
+    """Warn once per process and folder that ``what`` cannot be kept there (a read-only cache costs speed only)."""
+    if (what, str(path.parent)) not in _unwritable:
+        _unwritable.add((what, str(path.parent)))
+        warnings.warn(
+            f"cannot write {what} under {str(path.parent)!r} ({err}); it is redone in every process",
+            CacheWarning,
+            stacklevel=3,
+        )

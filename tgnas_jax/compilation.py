@@ -32,7 +32,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from tgnas_jax.cachefiles import CacheWarning, atomic_write, value_key
+from tgnas_jax.cachefiles import CacheWarning, atomic_write, value_key, warn_unwritable
 from tgnas_jax.data import cache_dir
 
 #: Setting it to 0, off, false or no leaves JAX's compilation cache alone.
@@ -85,6 +85,15 @@ def enable_compilation_cache(min_compile_seconds: float | None = None) -> bool:
 
 #: Layout of a stored program file: this line, the key, the payload's sha256, then the payload.
 PROGRAM_FORMAT = b"tgnas-jax lowered program 1"
+#: JAX settings that change what a trace lowers to (numerics, random streams, partitioner): in the key.
+KEYED_FLAGS = (
+    "jax_enable_x64",
+    "jax_default_matmul_precision",
+    "jax_numpy_rank_promotion",
+    "jax_default_prng_impl",
+    "jax_threefry_partitionable",
+    "jax_use_shardy_partitioner",
+)
 
 
 def stored_jit(fn: Callable[..., tuple[Any, ...]], args: tuple[Any, ...], *key: Any) -> Any:
@@ -100,24 +109,32 @@ def stored_jit(fn: Callable[..., tuple[Any, ...]], args: tuple[Any, ...], *key: 
     if not cache_wanted():
         return jit(fn)
     leaves, tree = jax.tree.flatten(args)
-    devices = [(d.platform, d.device_kind) for d in jax.devices()]
-    flags = (jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision, compiler_options())
+    devices = ([(d.platform, d.device_kind) for d in jax.local_devices()], jax.device_count(), jax.process_count())
+    flags = [getattr(jax.config, flag, None) for flag in KEYED_FLAGS]
     types = [str(jax.typeof(x)) for x in leaves]
-    name = value_key("program", devices, jax.process_count(), flags, str(tree), types, key)
+    name = value_key("program", devices, flags, str(tree), types, key)
     path = cache_dir() / "programs" / f"{name[:32]}.bin"
     exported, fault = _read_program(path, name)
+    if exported is not None:
+        program = jit(exported.call)
+        try:  # what the stored program checks of this process (devices, partitioner) fails here, not later
+            program.trace(*args).lower()
+            return program
+        except Exception as err:  # jax raises many types for a program of another configuration
+            fault = f"does not fit this process ({err})"
     if fault is not None:
         warnings.warn(f"stored program {str(path)!r} {fault}; traced again", CacheWarning, stacklevel=3)
-    if exported is None:
-        try:
-            exported = jax.export.export(jax.jit(fn))(*args)
-            payload = exported.serialize()
-        except Exception as err:  # export refuses what it cannot serialise in many ways
-            jax.jit(fn).trace(*args)  # a program that does not trace at all raises its own error here
-            warnings.warn(f"cannot store a lowered program ({err}); it is traced in every process", CacheWarning, 3)
-            return jit(fn)
-        _write_program(path, name, payload)
-    return jit(exported.call)
+    try:
+        payload = jax.export.export(jax.jit(fn))(*args).serialize()
+    except Exception as err:  # export refuses what it cannot serialise in many ways
+        jax.jit(fn).trace(*args)  # a program that does not trace at all raises its own error here
+        warnings.warn(f"cannot store a lowered program ({err}); it is traced in every process", CacheWarning, 3)
+        return jit(fn)
+    try:
+        atomic_write(path, lambda handle: handle.write(_program_file(name, payload)))
+    except OSError as err:
+        warn_unwritable("lowered programs", path, err)
+    return jit(jax.export.deserialize(bytearray(payload)).call)
 
 
 def _read_program(path: Path, name: str) -> tuple[Any, str | None]:
@@ -141,9 +158,5 @@ def _read_program(path: Path, name: str) -> tuple[Any, str | None]:
         return None, f"cannot be read ({err!r})"
 
 
-def _write_program(path: Path, name: str, payload: bytes) -> None:
-    data = b"\n".join([PROGRAM_FORMAT, name.encode(), hashlib.sha256(payload).hexdigest().encode(), payload])
-    try:
-        atomic_write(path, lambda handle: handle.write(data))
-    except OSError as err:
-        warnings.warn(f"cannot store a lowered program at {str(path)!r} ({err}); it is traced again", CacheWarning, 4)
+def _program_file(name: str, payload: bytes) -> bytes:
+    return b"\n".join([PROGRAM_FORMAT, name.encode(), hashlib.sha256(payload).hexdigest().encode(), payload])

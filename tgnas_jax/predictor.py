@@ -21,6 +21,7 @@ import numpy as np
 
 from tgnas_jax import compilation, parallel, prior_cache
 from tgnas_jax.batching import Budget, DenseCells, map_dense_chunks, pad_batch
+from tgnas_jax.cachefiles import own_code
 from tgnas_jax.embeddings.attributes import NUM_ATTRIBUTES, attribute_vectors
 from tgnas_jax.embeddings.descriptions import check_overrides, overridden
 from tgnas_jax.embeddings.table import DIM, PCA
@@ -284,7 +285,8 @@ class Predictor:
         a predictor, ``dataclasses.replace``, rather than edit its vectors after scoring.)"""
         settings = repr(sorted(vars(space).items()))
         overrides = tuple(sorted(check_overrides(describe).items()))
-        return type(space).__name__, settings, overrides, self.cost_weight, self.conv_weight
+        kind = f"{type(space).__module__}.{type(space).__qualname__}"
+        return kind, settings, overrides, self.cost_weight, self.conv_weight
 
     def _encoded_scoring(self, space: SearchSpace, describe: Mapping[str, str] | None) -> Any:
         """The space's jitted scoring through its search encoding (``None`` without one), built once."""
@@ -356,7 +358,8 @@ class Predictor:
         self, space: SearchSpace, reference_size: int, describe: Mapping[str, str] | None
     ) -> CostBlend | None:
         """:meth:`_fit_blend` on the reference sample, kept between processes (:mod:`tgnas_jax.prior_cache`)
-        for spaces whose encoding counts FLOPs: keyed by everything the fit reads."""
+        for the package's own spaces whose encoding counts FLOPs, keyed by the space's settings, the
+        weights and the operator rows the fit reads, with the package's code."""
         from tgnas_jax.search.encoding import encoding_for  # search builds on this module
 
         def fit() -> CostBlend | None:
@@ -364,7 +367,7 @@ class Predictor:
 
         try:
             encoding = encoding_for(space)
-            if encoding.prior_table is None:
+            if encoding.prior_table is None or not own_code(space, encoding, self):
                 return fit()
             table = self.op_table(encoding.vocab, describe)
         except (ValueError, ImportError):  # no encoding, or an op without a vector: nothing to key on

@@ -7,7 +7,8 @@ a second of a warm ``python -m tgnas_jax.search``. What comes out is eight numbe
 settings, the predictor's weights and operator rows: :func:`tgnas_jax.cachefiles.value_key`), so
 they are kept in the cache directory (``$TGNAS_CACHE_DIR/size_prior``) under that key and read back.
 A damaged or foreign file is reported once (:class:`CacheWarning`) and the statistics refitted; one
-that cannot be written costs only the refit next time.
+that cannot be written costs only the refit next time. ``$TGNAS_COMPILATION_CACHE=0`` turns it off
+with the compilation caches.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 
 import jax
 
-from tgnas_jax.cachefiles import CacheWarning, atomic_write, value_key
+from tgnas_jax.cachefiles import CacheWarning, atomic_write, value_key, warn_unwritable
+from tgnas_jax.compilation import cache_wanted
 from tgnas_jax.data import cache_dir
 from tgnas_jax.prior import CostBlend
 
@@ -43,6 +45,8 @@ def cache_path(key: str) -> Path:
 
 def cached_blend(key: str, fit: Callable[[], CostBlend | None]) -> CostBlend | None:
     """The statistics stored under ``key``, else ``fit()``'s, stored for the next process."""
+    if not cache_wanted():
+        return fit()
     path = cache_path(key)
     blend, fault = _read(path, key)
     if blend is not None:
@@ -55,7 +59,7 @@ def cached_blend(key: str, fit: Callable[[], CostBlend | None]) -> CostBlend | N
         try:
             atomic_write(path, lambda handle: handle.write(text.encode()))
         except OSError as err:
-            warnings.warn(f"cannot write size-prior cache {str(path)!r} ({err}); it will be refitted", CacheWarning, 4)
+            warn_unwritable("size-prior statistics", path, err)
     return blend
 
 

@@ -243,7 +243,9 @@ def _program(
         id(predictor),
         budgeted,
         sizes,
-        scorer.weights[3] is None,
+        # A stored program takes arguments of the types it was lowered for only (a raw or a typed key).
+        str(jax.tree.structure(args)),
+        tuple(str(jax.typeof(x)) for x in jax.tree.leaves(args)),
     )
     with _programs_lock:
         if cache_key in _programs:

@@ -19,6 +19,7 @@ from flax import struct
 
 from tgnas_jax import compilation, parallel
 from tgnas_jax.batching import DenseCells
+from tgnas_jax.cachefiles import own_code
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.prior import CostBlend, convolution_flags
 from tgnas_jax.search.cells import cell_batch
@@ -124,13 +125,14 @@ def program_jit(
     lengths and settings it was built with), unless the space, its encoding or the predictor is of
     the caller's own code, which no key can stamp."""
     space = encoding.space
-    if not all(type(part).__module__.startswith("tgnas_jax.") for part in (space, encoding, predictor)):
+    if not own_code(space, encoding, predictor):
         return compilation.jit(fn)
     # What the trace reads beyond its arguments: the space's tables (from its settings, by the
-    # package's code) and the GCN's layers.
+    # package's code), the GCN's layers, and the batch shapes the device's chunking gives.
     settings = (type(space).__module__, type(space).__qualname__, tuple(sorted(vars(space).items())))
     model = (predictor.model_config, predictor.embedding, encoding.vocab)
-    return compilation.stored_jit(fn, args, settings, model, *sizes)
+    chunking = (parallel.NODES_PER_CALL, parallel.ACCELERATOR_NODES_PER_CALL, parallel.CHUNKS_PER_CALL, DENSE_NODES)
+    return compilation.stored_jit(fn, args, settings, model, chunking, *sizes)
 
 
 def _blend_array(blend: CostBlend | None) -> jax.Array | None:
