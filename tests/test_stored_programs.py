@@ -221,6 +221,22 @@ def test_what_a_search_is_built_with_changes_its_stored_program(programs, export
     assert len(exports) == 2 and len(list(programs.iterdir())) == 2
 
 
+def test_raw_graphs_are_scored_through_stored_programs_one_per_shape(programs, exports, make_tiny_predictor):
+    space = NB201Space()
+    small = [space.to_graphs(arch)[0] for arch in space.samples(3, seed=1)]
+    large = [space.to_graphs(arch)[0] for arch in space.samples(40, seed=2)]
+    first = [make_tiny_predictor().score_graphs(graphs) for graphs in (small, large)]
+    stored = len(exports)
+    assert stored == len(list(programs.iterdir())) == 2  # two bucketed batch shapes
+    again = [make_tiny_predictor().score_graphs(graphs) for graphs in (small, large)]
+    assert len(exports) == stored
+    with compilation_cache_off():
+        traced = [make_tiny_predictor().score_graphs(graphs) for graphs in (small, large)]
+    for got, want, plain in zip(again, first, traced, strict=True):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(plain, want)
+
+
 def test_a_space_of_the_callers_own_code_is_never_stored(programs, exports, make_tiny_predictor):
     class MyNB201(NB201Space):
         """A user's subclass: its code is outside what the key stamps."""

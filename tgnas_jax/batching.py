@@ -38,6 +38,12 @@ class DenseCells(NamedTuple):
     mask: jax.Array
 
 
+# Both layouts are arguments of programs kept between processes (compilation.stored_jit), which
+# jax.export serialises by these names.
+jax.export.register_namedtuple_serialization(jraph.GraphsTuple, serialized_name="jraph.GraphsTuple")
+jax.export.register_namedtuple_serialization(DenseCells, serialized_name="tgnas_jax.DenseCells")
+
+
 @dataclass(frozen=True)
 class Budget:
     """Static sizes of a padded batch; the padding graph takes one graph slot and >= 1 node."""

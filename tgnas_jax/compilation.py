@@ -137,6 +137,21 @@ def stored_jit(fn: Callable[..., tuple[Any, ...]], args: tuple[Any, ...], *key: 
     return jit(jax.export.deserialize(bytearray(payload)).call)
 
 
+def stored_jit_by_type(fn: Callable[..., Any], *key: Any) -> Callable[..., Any]:
+    """:func:`stored_jit` of ``fn`` for whatever arguments it is called with: one program per tree and
+    types of arguments, made on the first call with them and kept for this process."""
+    programs: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def call(*args: Any) -> Any:
+        leaves, tree = jax.tree.flatten(args)
+        signature = (str(tree), tuple(str(jax.typeof(x)) for x in leaves))
+        if signature not in programs:
+            programs[signature] = stored_jit(fn, args, *key)
+        return programs[signature](*args)
+
+    return call
+
+
 def _read_program(path: Path, name: str) -> tuple[Any, str | None]:
     """The stored ``jax.export.Exported``, or ``None`` and why (``None`` when there is no file)."""
     try:

@@ -135,11 +135,18 @@ class Predictor:
                 nodes_per_row=ops.shape[1],
             )
         )
-        self._ensemble_packed = compilation.jit(
-            lambda weights, graphs: parallel.over_devices(
+
+        def packed(weights: Any, graphs: Any) -> jax.Array:
+            return parallel.over_devices(
                 lambda g: ensemble(weights[0], parallel.unstack(g), weights[1], weights[2])[None], graphs
             )
-        )
+
+        # Packed batches come in a few bucketed shapes; each one's lowered program is kept between
+        # processes (the load-time probe cells among them), for a predictor of the package's own code.
+        if own_code(self):
+            self._ensemble_packed = compilation.stored_jit_by_type(packed, "packed ensemble", repr(self.model_config))
+        else:
+            self._ensemble_packed = compilation.jit(packed)
 
     # ----------------------------------------------------------------- features
     def op_table(self, vocab: Sequence[str], describe: Mapping[str, str] | None = None) -> jax.Array:
