@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cli_startup import RESULTS, ROOT, _run
+from cli_startup import RESULTS, _run, add_base_arguments, checkouts
 
 #: Run in a fresh process; prints one JSON line of phase -> seconds.
 CHILD = r"""
@@ -77,15 +77,12 @@ def one_round(python: str, root: Path, cache: str) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, help="the other checkout, run interleaved (default: this one)")
-    parser.add_argument("--base-python", default=sys.executable, help="the interpreter that runs --base")
+    add_base_arguments(parser)
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per version after its warm-up")
     parser.add_argument("--out", type=Path, default=RESULTS / "cli_phases", help="output stem (default: %(default)s)")
     args = parser.parse_args(argv)
-    base = (args.base or ROOT).resolve()
-    if not (base / "tgnas_jax" / "__init__.py").is_file():
-        parser.error(f"--base {base} is not a tgnas-jax checkout (no tgnas_jax/__init__.py)")
-    versions = {"base": (args.base_python, base), "this": (sys.executable, ROOT)}
+    versions = checkouts(parser, args)
+    base = versions["base"][1]
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
     with tempfile.TemporaryDirectory(prefix="tgnas-phases-") as caches:
         for name, (python, root) in versions.items():

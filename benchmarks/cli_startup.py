@@ -41,6 +41,20 @@ def _run(python: str, root: Path, args: list[str], cache: str) -> tuple[float, s
     return seconds, done.stdout
 
 
+def add_base_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--base`` (another checkout, run interleaved with this one) and ``--base-python``."""
+    parser.add_argument("--base", type=Path, help="the other checkout, run interleaved (default: this one)")
+    parser.add_argument("--base-python", default=sys.executable, help="the interpreter that runs --base")
+
+
+def checkouts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, tuple[str, Path]]:
+    """``{"base": (python, checkout), "this": ...}`` from :func:`add_base_arguments`' options."""
+    base = (args.base or ROOT).resolve()
+    if not (base / "tgnas_jax" / "__init__.py").is_file():
+        parser.error(f"--base {base} is not a tgnas-jax checkout (no tgnas_jax/__init__.py)")
+    return {"base": (args.base_python, base), "this": (sys.executable, ROOT)}
+
+
 def one_round(python: str, root: Path) -> dict[str, float]:
     """Cold and warm searches and an import, each in a fresh process."""
     row: dict[str, float] = {}
@@ -56,15 +70,12 @@ def one_round(python: str, root: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, help="the other checkout (default: this one)")
-    parser.add_argument("--base-python", default=sys.executable, help="the interpreter that runs --base")
+    add_base_arguments(parser)
     parser.add_argument("--repeats", type=int, default=5, help="rounds of fresh processes")
     parser.add_argument("--out", type=Path, default=RESULTS / "cli_startup")
     args = parser.parse_args(argv)
-    base = (args.base or ROOT).resolve()
-    if not (base / "tgnas_jax" / "__init__.py").is_file():
-        parser.error(f"--base {base} is not a tgnas-jax checkout (no tgnas_jax/__init__.py)")
-    versions = {"base": (args.base_python, base), "this": (sys.executable, ROOT)}
+    versions = checkouts(parser, args)
+    base = versions["base"][1]
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
     for i in range(args.repeats):
         for name in list(versions)[:: 1 if i % 2 else -1]:

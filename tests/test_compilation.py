@@ -35,7 +35,9 @@ def _probe(tmp_path: Path, preset: str = "", **env: str) -> dict:
 
 
 def test_import_turns_the_cache_on_in_the_cache_directory(tmp_path: Path) -> None:
-    assert _probe(tmp_path)["dir"] == str(tmp_path / "cache" / "jax")
+    got = _probe(tmp_path)
+    assert got["dir"] == str(tmp_path / "cache" / "jax")
+    assert got["min"] == compilation.IMPORT_MIN_COMPILE_SECONDS < 1.0  # JAX's default kept none of ours
 
 
 def test_the_environment_turns_it_off(tmp_path: Path) -> None:
@@ -43,7 +45,8 @@ def test_the_environment_turns_it_off(tmp_path: Path) -> None:
 
 
 def test_a_directory_the_user_set_is_kept(tmp_path: Path) -> None:
-    assert _probe(tmp_path, preset=str(tmp_path / "mine"))["dir"] == str(tmp_path / "mine")
+    got = _probe(tmp_path, preset=str(tmp_path / "mine"))
+    assert got["dir"] == str(tmp_path / "mine") and got["min"] == 1.0  # and JAX's threshold, untouched
 
 
 def _library_fusions(text: str) -> list[set[str]]:
