@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cli_startup import RESULTS, _run, add_base_arguments, checkouts
+from cli_startup import RESULTS, _run, add_base_arguments, checkouts, write_report
 
 #: Run in a fresh process; prints one JSON line of step -> seconds.
 CHILD = r"""
@@ -79,12 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in steps
         ),
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"command": command, "versions": {n: str(r) for n, (_, r) in versions.items()}, "runs": runs,
                "medians": medians}  # fmt: skip
-    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(args.out, payload, lines)
     return 0
 
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cli_startup import RESULTS, _run, add_base_arguments, checkouts
+from cli_startup import RESULTS, _run, add_base_arguments, checkouts, write_report
 
 #: Run in a fresh process; prints one JSON line of phase -> seconds.
 CHILD = r"""
@@ -110,16 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         ),
         f"| **total** | **{other['total']:.2f}** | **{this['total']:.2f}** | {this['total'] / other['total']:.2f} | |",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "command": command,
         "versions": {n: {"python": py, "root": str(r)} for n, (py, r) in versions.items()},
         "rounds": rounds,
         "medians": medians,
     }
-    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(args.out, payload, lines)
     return 0
 
 

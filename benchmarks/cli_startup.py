@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -55,6 +56,14 @@ def checkouts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
     return {"base": (args.base_python, base), "this": (sys.executable, ROOT)}
 
 
+def write_report(out: Path, payload: dict[str, Any], lines: list[str]) -> None:
+    """``out``.json (``payload``) and ``out``.md (``lines``), and the table printed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{out}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    Path(f"{out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def one_round(python: str, root: Path) -> dict[str, float]:
     """Cold and warm searches and an import, each in a fresh process."""
     row: dict[str, float] = {}
@@ -84,19 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     keys = list(rounds["this"][0])
     medians = {name: {k: statistics.median(r[k] for r in rows) for k in keys} for name, rows in rounds.items()}
     command = "python benchmarks/cli_startup.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{args.out}.json").write_text(
-        json.dumps(
-            {
-                "command": command,
-                "versions": {n: {"python": p, "root": str(r)} for n, (p, r) in versions.items()},
-                "rounds": rounds,
-                "medians": medians,
-            },
-            indent=1,
-        )
-        + "\n"
-    )
+    payload = {
+        "command": command,
+        "versions": {n: {"python": p, "root": str(r)} for n, (p, r) in versions.items()},
+        "rounds": rounds,
+        "medians": medians,
+    }
     lines = [
         "# `python -m tgnas_jax.search` as a whole process (hybrid NB201; medians of fresh processes)",
         "",
@@ -112,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Goal (issue 11): the whole process under 5 s cold and under 2 s warm.",
     ]
-    Path(f"{args.out}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(args.out, payload, lines)
     return 0
 
 
