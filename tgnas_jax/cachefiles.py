@@ -62,6 +62,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         Path(temp).unlink(missing_ok=True)
 
 
+def read_cache_file(path: Path) -> tuple[bytes | None, str | None]:
+    """A cache file's bytes, or ``None`` and why (``None`` too when it is absent: nothing to report)."""
+    try:
+        return path.read_bytes(), None
+    except (FileNotFoundError, NotADirectoryError):  # absent (a folder that is a file: the write says so)
+        return None, None
+    except OSError as err:
+        return None, f"is unreadable ({err})"
+
+
 @functools.cache
 def code_stamp() -> str:
     """A digest of the package's Python sources and of :data:`STAMPED_DISTRIBUTIONS`' versions."""

@@ -13,7 +13,8 @@ fresh process loads them instead. ``import tgnas_jax`` turns it on (in the user 
 ``$TGNAS_CACHE_DIR/jax``) unless ``$TGNAS_COMPILATION_CACHE`` is ``0`` / ``off`` / ``false``, or the
 process already set a cache directory of its own. It keeps programs that took at least
 :data:`IMPORT_MIN_COMPILE_SECONDS` to compile (JAX's default, 1 s, kept none of ``load_predictor``'s and
-a first ``score``'s on 2 CPU cores: 3.6 s of every process, 1.3 s with them kept); the command lines keep
+a first ``score``'s on 2 CPU cores: 4.0 s of every process, 1.7 s with them kept;
+``benchmarks/api_startup.py``); the command lines keep
 every program. JAX decides at a process's first compilation
 whether to use the cache, so this is done at import, before anything is compiled.
 
@@ -35,7 +36,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from tgnas_jax.cachefiles import CacheWarning, atomic_write, value_key, warn_unwritable
+from tgnas_jax.cachefiles import CacheWarning, atomic_write, read_cache_file, value_key, warn_unwritable
 from tgnas_jax.data import cache_dir
 
 #: Setting it to 0, off, false or no leaves JAX's compilation cache alone.
@@ -101,6 +102,12 @@ KEYED_FLAGS = (
 )
 
 
+def argument_signature(args: tuple[Any, ...]) -> tuple[str, tuple[str, ...]]:
+    """The tree and types of ``args``: what a stored program takes, and nothing else."""
+    leaves, tree = jax.tree.flatten(args)
+    return str(tree), tuple(str(jax.typeof(x)) for x in leaves)
+
+
 def stored_jit(fn: Callable[..., tuple[Any, ...]], args: tuple[Any, ...], *key: Any) -> Any:
     """:func:`jit` of ``fn`` for arguments shaped as ``args``, its lowered program kept between processes.
 
@@ -113,11 +120,9 @@ def stored_jit(fn: Callable[..., tuple[Any, ...]], args: tuple[Any, ...], *key: 
     """
     if not cache_wanted():
         return jit(fn)
-    leaves, tree = jax.tree.flatten(args)
     devices = ([(d.platform, d.device_kind) for d in jax.local_devices()], jax.device_count(), jax.process_count())
     flags = [getattr(jax.config, flag, None) for flag in KEYED_FLAGS]
-    types = [str(jax.typeof(x)) for x in leaves]
-    name = value_key("program", devices, flags, str(tree), types, key)
+    name = value_key("program", devices, flags, argument_signature(args), key)
     path = cache_dir() / "programs" / f"{name[:32]}.bin"
     exported, fault = _read_program(path, name)
     if exported is not None:
@@ -148,8 +153,7 @@ def stored_jit_by_type(fn: Callable[..., Any], *key: Any) -> Callable[..., Any]:
     programs: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     def call(*args: Any) -> Any:
-        leaves, tree = jax.tree.flatten(args)
-        signature = (str(tree), tuple(str(jax.typeof(x)) for x in leaves))
+        signature = argument_signature(args)
         if signature not in programs:
             programs[signature] = stored_jit(fn, args, *key)
         return programs[signature](*args)
@@ -159,12 +163,9 @@ def stored_jit_by_type(fn: Callable[..., Any], *key: Any) -> Callable[..., Any]:
 
 def _read_program(path: Path, name: str) -> tuple[Any, str | None]:
     """The stored ``jax.export.Exported``, or ``None`` and why (``None`` when there is no file)."""
-    try:
-        data = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):  # absent (a folder that is a file: the write says so)
-        return None, None
-    except OSError as err:
-        return None, f"is unreadable ({err})"
+    data, fault = read_cache_file(path)
+    if data is None:
+        return None, fault
     head, _, rest = data.partition(b"\n")
     stored, _, rest = rest.partition(b"\n")
     digest, _, payload = rest.partition(b"\n")

@@ -23,7 +23,7 @@ from typing import Any
 
 import jax
 
-from tgnas_jax.cachefiles import CacheWarning, atomic_write, value_key, warn_unwritable
+from tgnas_jax.cachefiles import CacheWarning, atomic_write, read_cache_file, value_key, warn_unwritable
 from tgnas_jax.compilation import cache_wanted
 from tgnas_jax.data import cache_dir
 from tgnas_jax.prior import CostBlend
@@ -65,11 +65,12 @@ def cached_blend(key: str, fit: Callable[[], CostBlend | None]) -> CostBlend | N
 
 def _read(path: Path, key: str) -> tuple[CostBlend | None, str | None]:
     """The stored blend, or ``None`` and why (``None`` when there is no file)."""
+    data, fault = read_cache_file(path)
+    if data is None:
+        return None, fault
     try:
-        stored = json.loads(path.read_bytes())
-    except (FileNotFoundError, NotADirectoryError):  # absent (a folder that is a file: the write says so)
-        return None, None
-    except (OSError, ValueError) as err:
+        stored = json.loads(data)
+    except ValueError as err:
         return None, f"is unreadable ({err})"
     if not isinstance(stored, dict) or stored.get("format") != FORMAT or stored.get("key") != key:
         return None, f"is not a format-{FORMAT} file of this key"

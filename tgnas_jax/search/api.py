@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tgnas_jax import compilation
 from tgnas_jax.embeddings.descriptions import check_overrides
 from tgnas_jax.predictor import Predictor
 from tgnas_jax.search.encoding import Encoding, encoding_for
@@ -244,8 +245,7 @@ def _program(
         budgeted,
         sizes,
         # A stored program takes arguments of the types it was lowered for only (a raw or a typed key).
-        str(jax.tree.structure(args)),
-        tuple(str(jax.typeof(x)) for x in jax.tree.leaves(args)),
+        compilation.argument_signature(args),
     )
     with _programs_lock:
         if cache_key in _programs:
