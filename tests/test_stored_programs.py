@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tgnas_jax import compilation
-from tgnas_jax.cachefiles import CacheWarning
+from tgnas_jax.cachefiles import CacheWarning, framed
 from tgnas_jax.search import api, search
 from tgnas_jax.spaces import NB201Space
 
@@ -98,8 +98,8 @@ def _forged(data: bytes) -> bytes:
     [
         (lambda data: data[: len(data) // 2], "checksum"),
         (_flip_last, "checksum"),
-        (lambda data: b"", "not a program of this format"),
-        (_rekey, "not a program of this format"),
+        (lambda data: b"", "file of this key"),
+        (_rekey, "file of this key"),
         (_forged, "cannot be read"),
     ],
     ids=["truncated", "flipped", "empty", "other key", "forged"],
@@ -122,7 +122,7 @@ def test_a_stored_program_that_does_not_fit_its_call_is_replaced(programs, expor
     (path,) = programs.iterdir()
     name = path.read_bytes().split(b"\n")[1].decode()
     other = jax.export.export(jax.jit(affine))(ARGS[0], np.ones((2, 3), np.float32)).serialize()
-    path.write_bytes(compilation._program_file(name, other))
+    path.write_bytes(framed(compilation.PROGRAM_FORMAT, name, other))
     with pytest.warns(CacheWarning, match="does not fit this process"):
         program = compilation.stored_jit(affine, ARGS, "affine")
     _same(program(*ARGS), jax.jit(affine)(*ARGS))

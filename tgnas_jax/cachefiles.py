@@ -72,6 +72,23 @@ def read_cache_file(path: Path) -> tuple[bytes | None, str | None]:
         return None, f"is unreadable ({err})"
 
 
+def framed(kind: bytes, key: str, payload: bytes) -> bytes:
+    """A keyed cache file's bytes: ``kind`` (its format line), ``key``, the payload's sha256, the payload."""
+    return b"\n".join([kind, key.encode(), hashlib.sha256(payload).hexdigest().encode(), payload])
+
+
+def unframed(data: bytes, kind: bytes, key: str) -> tuple[bytes | None, str | None]:
+    """The payload :func:`framed` wrapped, or ``None`` and why: another format or key, or damage."""
+    head, _, rest = data.partition(b"\n")
+    stored, _, rest = rest.partition(b"\n")
+    digest, _, payload = rest.partition(b"\n")
+    if head != kind or stored != key.encode():
+        return None, f"is not a {kind.decode(errors='replace')!r} file of this key"
+    if hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None, "does not match its checksum"
+    return payload, None
+
+
 @functools.cache
 def code_stamp() -> str:
     """A digest of the package's Python sources and of :data:`STAMPED_DISTRIBUTIONS`' versions."""

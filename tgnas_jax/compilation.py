@@ -26,7 +26,6 @@ them up: 1-1.5 s of a warm search on 2 CPU cores. :func:`stored_jit` keeps the l
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import warnings
 from collections.abc import Callable
@@ -36,7 +35,15 @@ from typing import Any
 import jax
 import numpy as np
 
-from tgnas_jax.cachefiles import CacheWarning, atomic_write, read_cache_file, value_key, warn_unwritable
+from tgnas_jax.cachefiles import (
+    CacheWarning,
+    atomic_write,
+    framed,
+    read_cache_file,
+    unframed,
+    value_key,
+    warn_unwritable,
+)
 from tgnas_jax.data import cache_dir
 
 #: Setting it to 0, off, false or no leaves JAX's compilation cache alone.
@@ -141,7 +148,7 @@ def stored_jit(fn: Callable[..., tuple[Any, ...]], args: tuple[Any, ...], *key: 
         warnings.warn(f"cannot store a lowered program ({err}); it is traced in every process", CacheWarning, 3)
         return jit(fn)
     try:
-        atomic_write(path, lambda handle: handle.write(_program_file(name, payload)))
+        atomic_write(path, lambda handle: handle.write(framed(PROGRAM_FORMAT, name, payload)))
     except OSError as err:
         warn_unwritable("lowered programs", path, err)
     return jit(jax.export.deserialize(bytearray(payload)).call)
@@ -166,18 +173,10 @@ def _read_program(path: Path, name: str) -> tuple[Any, str | None]:
     data, fault = read_cache_file(path)
     if data is None:
         return None, fault
-    head, _, rest = data.partition(b"\n")
-    stored, _, rest = rest.partition(b"\n")
-    digest, _, payload = rest.partition(b"\n")
-    if head != PROGRAM_FORMAT or stored != name.encode():
-        return None, "is not a program of this format and key"
-    if hashlib.sha256(payload).hexdigest().encode() != digest:
-        return None, "does not match its checksum"
+    payload, fault = unframed(data, PROGRAM_FORMAT, name)
+    if payload is None:
+        return None, fault
     try:
         return jax.export.deserialize(bytearray(payload)), None
     except Exception as err:  # flatbuffers and MLIR raise many types on a payload of another version
         return None, f"cannot be read ({err!r})"
-
-
-def _program_file(name: str, payload: bytes) -> bytes:
-    return b"\n".join([PROGRAM_FORMAT, name.encode(), hashlib.sha256(payload).hexdigest().encode(), payload])

@@ -23,10 +23,10 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 from flax import traverse_util
 from flax.core import unfreeze
 
+from tgnas_jax import predictor_cache
 from tgnas_jax.batching import DenseCells
 from tgnas_jax.checkpoints import shipped_path
 from tgnas_jax.embeddings.table import DIM, PCA
@@ -92,6 +92,8 @@ def save_predictor(predictor: Predictor, path: str | Path, metadata: dict[str, A
     # An interrupted save leaves no manifest behind, so it cannot pass for a whole checkpoint.
     (path / MANIFEST).unlink(missing_ok=True)
     np.savez(path / VECTORS, names=np.array(names), vectors=vectors, **reduction)
+    import orbax.checkpoint as ocp  # on use: 0.2 s of import that a load from the cache skips
+
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(path / PARAMS, {"members": list(predictor.members)}, force=True)
     checkpointer.wait_until_finished()
@@ -131,16 +133,17 @@ def _sha256(file: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify_manifest(path: Path, where: str) -> None:
-    """Every file the manifest lists exists with its sha256, and ``params/`` holds nothing unlisted.
+def _verify_manifest(path: Path, where: str) -> bytes:
+    """The manifest, once every file it lists exists with its sha256 and ``params/`` holds nothing unlisted.
 
     Files beside the checkpoint that save does not write (a model card) are not covered.
     """
     manifest = path / MANIFEST
     if not manifest.is_file():
         raise CheckpointError(f"{where}: {MANIFEST} is missing")
+    text = manifest.read_bytes()
     try:
-        lines = manifest.read_bytes().decode("ascii").splitlines()
+        lines = text.decode("ascii").splitlines()
     except UnicodeDecodeError as err:
         raise CheckpointError(f"{where}: {MANIFEST} is not a sha256 list ({err})") from None
     listed: dict[str, str] = {}
@@ -172,6 +175,7 @@ def _verify_manifest(path: Path, where: str) -> None:
     )
     if extra:
         raise CheckpointError(f"{where}: {PARAMS}/ holds files {MANIFEST} does not list: {', '.join(extra)}")
+    return text
 
 
 #: Allowed ranges of numeric config fields: ``(test, wording)``; types and choices come from the annotations.
@@ -361,12 +365,13 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
         raise CheckpointError(f"{where}: {HEADER} is not JSON ({err})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{where}: {HEADER} must hold an object, got {type(header).__name__}")
+    key = None  # of the verified parameters, for a checkpoint whose manifest pins them
     if upgrading and header.get("format_version") in _LEGACY_VERSIONS and type(header["format_version"]) is int:
         _fill_added_fields(header)
         header["format_version"] = FORMAT_VERSION
     else:
         _check_format(header, path)
-        _verify_manifest(path, where)
+        key = predictor_cache.members_key(_verify_manifest(path, where))
         _fill_added_fields(header)
     model_config, embedding = _check_header(header, where)
     try:
@@ -375,16 +380,11 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
     except Exception as err:  # numpy and zipfile raise many types
         raise CheckpointError(f"{where}: {VECTORS}: {err}") from err
     _check_vectors(arrays, embedding, where)
-    try:
-        checkpointer = ocp.StandardCheckpointer()
-        restored = checkpointer.restore(path / PARAMS, _restore_target(checkpointer, path / PARAMS))
-        members = restored["members"]
-    except Exception as err:  # orbax, tensorstore and msgpack raise many types
-        raise CheckpointError(f"{where}: {PARAMS}/: {err}") from err
-    if not isinstance(members, list) or len(members) != header["num_members"]:
-        count = len(members) if isinstance(members, list) else members
-        raise CheckpointError(f"{where}: {PARAMS}/ holds {count} members, its header says {header['num_members']}")
-    _check_members(members, model_config, arrays["vectors"].shape[1], where)
+    members = predictor_cache.cached_members(key, header["num_members"]) if key is not None else None
+    verified = members is not None
+    if members is None:
+        members = _restore_members(path, header["num_members"], where)
+        _check_members(members, model_config, arrays["vectors"].shape[1], where)
     predictor = Predictor(
         model_config,
         embedding,
@@ -395,11 +395,30 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
         conv_weight=float(header["conv_weight"]),
         metadata=header["metadata"],
     )
-    _probe(predictor, where)
+    if not verified:
+        _probe(predictor, where)
+        if key is not None:
+            predictor_cache.store_members(key, members)
     return predictor
 
 
-def _restore_target(checkpointer: ocp.StandardCheckpointer, params: Path) -> Any:
+def _restore_members(path: Path, count: int, where: str) -> list[Any]:
+    """The members orbax restores from ``params/`` (orbax imported here: a cached load never needs it)."""
+    import orbax.checkpoint as ocp
+
+    try:
+        checkpointer = ocp.StandardCheckpointer()
+        restored = checkpointer.restore(path / PARAMS, _restore_target(checkpointer, path / PARAMS))
+        members = restored["members"]
+    except Exception as err:  # orbax, tensorstore and msgpack raise many types
+        raise CheckpointError(f"{where}: {PARAMS}/: {err}") from err
+    if not isinstance(members, list) or len(members) != count:
+        got = len(members) if isinstance(members, list) else members
+        raise CheckpointError(f"{where}: {PARAMS}/ holds {got} members, its header says {count}")
+    return members
+
+
+def _restore_target(checkpointer: Any, params: Path) -> Any:
     """``None`` (as saved) for one process; under ``jax.distributed``, the saved tree on this process's own
     first device: orbax refuses, untargeted, a checkpoint saved under another process topology."""
     if jax.process_count() == 1:
