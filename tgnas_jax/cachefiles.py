@@ -77,8 +77,12 @@ def framed(kind: bytes, key: str, payload: bytes) -> bytes:
     return b"\n".join([kind, key.encode(), hashlib.sha256(payload).hexdigest().encode(), payload])
 
 
-def unframed(data: bytes, kind: bytes, key: str) -> tuple[bytes | None, str | None]:
-    """The payload :func:`framed` wrapped, or ``None`` and why: another format or key, or damage."""
+def read_framed(path: Path, kind: bytes, key: str) -> tuple[bytes | None, str | None]:
+    """The payload :func:`framed` wrote to ``path``, or ``None`` and why: absent (no reason), unreadable,
+    another format or key, or damage."""
+    data, fault = read_cache_file(path)
+    if data is None:
+        return None, fault
     head, _, rest = data.partition(b"\n")
     stored, _, rest = rest.partition(b"\n")
     digest, _, payload = rest.partition(b"\n")

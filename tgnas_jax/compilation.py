@@ -39,8 +39,7 @@ from tgnas_jax.cachefiles import (
     CacheWarning,
     atomic_write,
     framed,
-    read_cache_file,
-    unframed,
+    read_framed,
     value_key,
     warn_unwritable,
 )
@@ -170,10 +169,7 @@ def stored_jit_by_type(fn: Callable[..., Any], *key: Any) -> Callable[..., Any]:
 
 def _read_program(path: Path, name: str) -> tuple[Any, str | None]:
     """The stored ``jax.export.Exported``, or ``None`` and why (``None`` when there is no file)."""
-    data, fault = read_cache_file(path)
-    if data is None:
-        return None, fault
-    payload, fault = unframed(data, PROGRAM_FORMAT, name)
+    payload, fault = read_framed(path, PROGRAM_FORMAT, name)
     if payload is None:
         return None, fault
     try:

@@ -26,8 +26,7 @@ from tgnas_jax.cachefiles import (
     CacheWarning,
     atomic_write,
     framed,
-    read_cache_file,
-    unframed,
+    read_framed,
     value_key,
     warn_unwritable,
 )
@@ -76,10 +75,7 @@ def store_members(key: str, members: list[Any]) -> None:
 
 
 def _read(path: Path, key: str, count: int) -> tuple[list[dict[str, Any]] | None, str | None]:
-    data, fault = read_cache_file(path)
-    if data is None:
-        return None, fault
-    payload, fault = unframed(data, FORMAT, key)
+    payload, fault = read_framed(path, FORMAT, key)
     if payload is None:
         return None, fault
     try:
