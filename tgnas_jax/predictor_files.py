@@ -388,7 +388,9 @@ def _load(path: Path, upgrading: bool = False) -> Predictor:
     predictor = Predictor(
         model_config,
         embedding,
-        tuple(jax.tree.map(jnp.asarray, m) for m in members),
+        # From host arrays whichever way they were read: orbax's come committed to a device, and a
+        # committed argument lowers to another program (a compilation-cache miss after the cache is filled).
+        tuple(jax.tree.map(lambda x: jnp.asarray(np.asarray(x)), m) for m in members),
         dict(zip(arrays["names"].tolist(), arrays["vectors"], strict=True)),
         reduction=PCA.from_arrays(arrays) if "pca_mean" in arrays else None,
         cost_weight=float(header["cost_weight"]),
